@@ -1,0 +1,3 @@
+from dlexp.cli import app
+
+app(prog_name="dlexp")

@@ -1,0 +1,286 @@
+"""Stacks of fully connected networks that share one architecture, trained side by side.
+
+Every model is the lectures' MLP (Nielsen, ch. 1-3): for each layer l,
+
+    z^l = W^l a^{l-1} + b^l,        a^l = f(z^l)            (plus a^{l-1} with a skip connection)
+
+and the gradient comes from the four backpropagation equations
+
+    δ^L = ∂C/∂z^L                   (a^L − y for cross-entropy, (a^L − y) σ'(z^L) for the quadratic cost)
+    δ^l = ((W^{l+1})ᵀ δ^{l+1}) ⊙ f'(z^l)
+    ∂C/∂b^l = δ^l,                  ∂C/∂W^l = δ^l (a^{l-1})ᵀ.
+
+A `StackedMLP` holds M such models at once: W^l is a tensor [M, out, in], activations are
+[M, batch, units], and each equation above is one batched matrix product over the M models, so the
+models never mix yet cost one computation. Each model has its own hyper-parameters (η, λ, dropout,
+leak, cost) and its own random stream.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+import torch
+
+HIDDEN_ACTIVATIONS = ("sigmoid", "relu", "tanh")
+OUTPUTS = ("sigmoid", "softmax")
+COSTS = ("cross-entropy", "quadratic")
+WEIGHT_INITS = ("normalized", "large", "he")
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """One model of an experiment: its architecture, initialisation and training hyper-parameters.
+
+    `keep_prob` is dropout's p, the probability that a hidden unit is kept in a mini-batch;
+    `leak` is leaky ReLU's slope α for z < 0 (0 is the plain ReLU); `l2` and `l1` are λ in the
+    lectures' λ/n weight penalties; `variant` and `params` label the model in the results table.
+    """
+
+    variant: str
+    seed: int
+    sizes: tuple[int, ...]
+    activation: str = "sigmoid"
+    leak: float = 0.0
+    residual: bool = False
+    output: str = "sigmoid"
+    cost: str = "cross-entropy"
+    weight_init: str = "normalized"
+    bias_mean: float = 0.0
+    bias_std: float = 1.0
+    eta: float = 0.1
+    l2: float = 0.0
+    l1: float = 0.0
+    keep_prob: float = 1.0
+    batch_size: int = 10
+    params: dict[str, object] = field(default_factory=dict, compare=False, hash=False)
+
+    def __post_init__(self) -> None:
+        if len(self.sizes) < 2:
+            raise ValueError(f"a network needs an input and an output layer, got sizes {self.sizes}")
+        if self.activation not in HIDDEN_ACTIVATIONS:
+            raise ValueError(f"activation must be one of {HIDDEN_ACTIVATIONS}, not {self.activation!r}")
+        if self.output not in OUTPUTS:
+            raise ValueError(f"output must be one of {OUTPUTS}, not {self.output!r}")
+        if self.cost not in COSTS:
+            raise ValueError(f"cost must be one of {COSTS}, not {self.cost!r}")
+        if self.output == "softmax" and self.cost == "quadratic":
+            raise ValueError("the quadratic cost is supported with sigmoid outputs only")
+        if self.weight_init not in WEIGHT_INITS:
+            raise ValueError(f"weight_init must be one of {WEIGHT_INITS}, not {self.weight_init!r}")
+        if not 0.0 < self.keep_prob <= 1.0:
+            raise ValueError(f"keep_prob must be in (0, 1], not {self.keep_prob}")
+
+    @property
+    def architecture(self) -> tuple:
+        """What models must share to be stacked: input and output size, hidden width (when every
+        hidden layer has the same width; then depths may differ), activation, skips, batch size."""
+        hidden = set(self.sizes[1:-1])
+        width = hidden.pop() if len(hidden) == 1 else self.sizes[1:-1]
+        return (self.sizes[0], self.sizes[-1], width, self.activation, self.residual, self.batch_size)
+
+    @property
+    def n_hidden(self) -> int:
+        return len(self.sizes) - 2
+
+
+def initial_parameters(
+    spec: ModelSpec, generator: torch.Generator
+) -> list[tuple[torch.Tensor, torch.Tensor]]:
+    """(W^l, b^l) per layer, drawn from the model's own generator.
+
+    Weights: "normalized" N(0, 1/n_in), "large" N(0, 1), "he" N(0, 2/n_in);
+    biases: N(bias_mean, bias_std²).
+    """
+    layers = []
+    for n_in, n_out in zip(spec.sizes[:-1], spec.sizes[1:]):
+        std = {"normalized": n_in**-0.5, "large": 1.0, "he": (2.0 / n_in) ** 0.5}[spec.weight_init]
+        weight = torch.randn(n_out, n_in, generator=generator) * std
+        bias = torch.randn(n_out, generator=generator) * spec.bias_std + spec.bias_mean
+        layers.append((weight, bias))
+    return layers
+
+
+@dataclass
+class Trace:
+    """What a forward pass keeps for backpropagation: per layer z^l, f(z^l) and a^l."""
+
+    inputs: torch.Tensor
+    zs: list[torch.Tensor]
+    fs: list[torch.Tensor]
+    activations: list[torch.Tensor]
+
+    @property
+    def output(self) -> torch.Tensor:
+        return self.activations[-1]
+
+
+class StackedMLP:
+    """M models of one architecture: `weights[l]` is [M, out, in], `biases[l]` is [M, out].
+
+    Models whose hidden layers all have one width may differ in depth: the stack is as deep as the
+    deepest, and in a shallower model the extra hidden layers are pass-throughs (a^l = a^{l-1},
+    selected exactly, never computed into its output) that it neither uses nor trains.
+    """
+
+    def __init__(self, specs: list[ModelSpec], device: torch.device | str = "cpu") -> None:
+        if len({s.architecture for s in specs}) != 1:
+            raise ValueError("models stacked together must share an architecture (see ModelSpec)")
+        self.specs = specs
+        self.device = torch.device(device)
+        deepest = max(specs, key=lambda s: s.n_hidden)
+        self.sizes, self.activation, self.residual = deepest.sizes, deepest.activation, deepest.residual
+        self.depths = [s.n_hidden for s in specs]
+        self.generators = [torch.Generator().manual_seed(s.seed) for s in specs]
+        shapes = list(zip(self.sizes[1:], self.sizes[:-1]))
+        m = len(specs)
+        self.weights = [torch.zeros(m, o, i, device=self.device) for o, i in shapes]
+        self.biases = [torch.zeros(m, o, device=self.device) for o, _ in shapes]
+        for model, (spec, generator) in enumerate(zip(specs, self.generators)):
+            initial = initial_parameters(spec, generator)
+            for layer, (weight, bias) in zip(self.own_layers(model), initial):
+                self.weights[layer][model] = weight
+                self.biases[layer][model] = bias
+        self.active = [self._column([layer < d for d in self.depths]).bool() for layer in range(
+            self.n_layers - 1)]
+        self.leak = self._column([s.leak for s in specs])
+        self.keep_prob = self._column([s.keep_prob for s in specs])
+        self.softmax = self._column([s.output == "softmax" for s in specs]).bool()
+        self.quadratic = self._column([s.cost == "quadratic" for s in specs]).bool()
+        self.any_softmax, self.all_softmax = bool(self.softmax.any()), bool(self.softmax.all())
+        self.any_quadratic = bool(self.quadratic.any())
+        self.dropout = any(s.keep_prob < 1.0 for s in specs)
+
+    def _column(self, values: list[float] | list[bool]) -> torch.Tensor:
+        return torch.tensor(values, dtype=torch.float32, device=self.device).view(-1, 1, 1)
+
+    @property
+    def n_models(self) -> int:
+        return len(self.specs)
+
+    @property
+    def n_layers(self) -> int:
+        return len(self.weights)
+
+    def own_layers(self, model: int) -> list[int]:
+        """The stack's layer indices that are model `model`'s own: its hidden layers and output."""
+        return [*range(self.depths[model]), self.n_layers - 1]
+
+    def all_active(self, layer: int) -> bool:
+        return all(layer < d for d in self.depths)
+
+    def skips(self, layer: int) -> bool:
+        """A hidden layer has a skip connection a^l = a^{l-1} + f(z^l) when its width is kept."""
+        keeps_width = self.sizes[layer] == self.sizes[layer + 1]
+        return self.residual and 0 < layer < self.n_layers - 1 and keeps_width
+
+    def hidden(self, z: torch.Tensor) -> torch.Tensor:
+        """f(z) of the hidden layers; ReLU with slope `leak` for z < 0 (leaky ReLU when > 0)."""
+        if self.activation == "sigmoid":
+            return torch.sigmoid(z)
+        if self.activation == "tanh":
+            return torch.tanh(z)
+        return torch.where(z > 0, z, z * self.leak)
+
+    def hidden_derivative(self, z: torch.Tensor, f: torch.Tensor) -> torch.Tensor:
+        """f'(z), from z and f(z): σ(1 − σ), 1 − tanh², and 1 or the leak for ReLU."""
+        if self.activation == "sigmoid":
+            return f - f * f
+        if self.activation == "tanh":
+            return 1.0 - f * f
+        return torch.where(z > 0, torch.ones_like(z), self.leak.expand_as(z))
+
+    def output_activation(self, z: torch.Tensor) -> torch.Tensor:
+        if self.all_softmax:
+            return torch.softmax(z, dim=-1)
+        if not self.any_softmax:
+            return torch.sigmoid(z)
+        return torch.where(self.softmax, torch.softmax(z, dim=-1), torch.sigmoid(z))
+
+    def forward(self, x: torch.Tensor, masks: list[torch.Tensor] | None = None) -> Trace:
+        """Feed x [M, B, n_in] (or [B, n_in], shared by all models) forward.
+
+        With `masks` (one [M, B, units] 0/1 tensor per hidden layer) this is a training pass with
+        dropout; without, a test pass in which every hidden unit is used, scaled down by p.
+        """
+        a = x.expand(self.n_models, *x.shape) if x.dim() == 2 else x
+        trace = Trace(inputs=a, zs=[], fs=[], activations=[])
+        for layer, (weight, bias) in enumerate(zip(self.weights, self.biases)):
+            z = torch.baddbmm(bias.unsqueeze(1), a, weight.transpose(1, 2))
+            if layer == self.n_layers - 1:
+                f = a = self.output_activation(z)
+            else:
+                f = self.hidden(z)
+                h = f * masks[layer] if masks is not None else f
+                if masks is None and self.dropout:
+                    h = h * self.keep_prob
+                new = a + h if self.skips(layer) else h
+                a = new if self.all_active(layer) else torch.where(self.active[layer], new, a)
+            trace.zs.append(z)
+            trace.fs.append(f)
+            trace.activations.append(a)
+        return trace
+
+    def output_error(self, trace: Trace, y: torch.Tensor) -> torch.Tensor:
+        """δ^L = ∂C/∂z^L: a − y for cross-entropy (sigmoid or softmax), (a − y) σ'(z) for MSE."""
+        error = trace.output - y
+        if self.any_quadratic:
+            a = trace.output
+            error = torch.where(self.quadratic, error * (a - a * a), error)
+        return error
+
+    def backprop(
+        self, trace: Trace, y: torch.Tensor, masks: list[torch.Tensor] | None = None
+    ) -> Iterator[tuple[int, torch.Tensor, torch.Tensor]]:
+        """Per layer, from the output back: (l, δ^l [M, B, out], a^{l-1} [M, B, in]).
+
+        ∂C_x/∂b^l = δ^l_x and ∂C_x/∂W^l = δ^l_x (a^{l-1}_x)ᵀ. The error is passed on through
+        W^l before (l, δ^l, a^{l-1}) is yielded, so the caller may update layer l in place.
+        """
+        delta = self.output_error(trace, y)
+        upstream = delta
+        for layer in range(self.n_layers - 1, -1, -1):
+            if layer < self.n_layers - 1:
+                delta = upstream * self.hidden_derivative(trace.zs[layer], trace.fs[layer])
+                if masks is not None:
+                    delta = delta * masks[layer]
+                if not self.all_active(layer):
+                    delta = torch.where(self.active[layer], delta, 0.0)
+            previous = trace.activations[layer - 1] if layer > 0 else trace.inputs
+            if layer > 0:
+                downstream = torch.bmm(delta, self.weights[layer])
+                if self.skips(layer):
+                    downstream = downstream + upstream
+                elif layer < self.n_layers - 1 and not self.all_active(layer):
+                    downstream = torch.where(self.active[layer], downstream, upstream)
+                upstream = downstream
+            yield layer, delta, previous
+
+    def gradients(
+        self, x: torch.Tensor, labels: torch.Tensor
+    ) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
+        """∂C/∂W^l and ∂C/∂b^l per layer, C averaged over the examples (x [B, n_in] or
+        [M, B, n_in]), in test mode: no dropout masks."""
+        trace = self.forward(x)
+        y = torch.nn.functional.one_hot(labels, self.sizes[-1]).to(trace.output.dtype)
+        grad_w: list[torch.Tensor] = [torch.empty(0)] * self.n_layers
+        grad_b: list[torch.Tensor] = [torch.empty(0)] * self.n_layers
+        batch = trace.inputs.shape[1]
+        for layer, delta, previous in self.backprop(trace, y):
+            grad_w[layer] = torch.bmm(delta.transpose(1, 2), previous) / batch
+            grad_b[layer] = delta.sum(1) / batch
+        return grad_w, grad_b
+
+    def cost(self, trace: Trace, labels: torch.Tensor) -> torch.Tensor:
+        """Per model and example, C_x: Σ_j −[y ln a + (1−y) ln(1−a)], −ln a_y or ½‖a − y‖²."""
+        z, a = trace.zs[-1], trace.output
+        y = torch.nn.functional.one_hot(labels, z.shape[-1]).to(z.dtype)
+        costs = (torch.nn.functional.softplus(z) - y * z).sum(-1)
+        if self.any_softmax:
+            nll = torch.logsumexp(z, dim=-1) - (z * y).sum(-1)
+            costs = torch.where(self.softmax.view(-1, 1), nll, costs)
+        if self.any_quadratic:
+            quadratic = 0.5 * ((a - y) ** 2).sum(-1)
+            costs = torch.where(self.quadratic.view(-1, 1), quadratic, costs)
+        return costs
