@@ -60,6 +60,11 @@ def train(
     return pd.concat(tables, ignore_index=True)
 
 
+def total_steps(specs: list[ModelSpec], n: int, epochs: int) -> int:
+    """How many times `train` calls `advance`: one per mini-batch step of each stack."""
+    return sum(epochs * -(-n // group[0].batch_size) for group in stacks(specs))
+
+
 def stacks(specs: list[ModelSpec]) -> list[list[ModelSpec]]:
     """The specs grouped by architecture, in order of first appearance."""
     groups: dict[tuple, list[ModelSpec]] = {}
