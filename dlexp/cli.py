@@ -29,14 +29,14 @@ app = typer.Typer(
     rich_markup_mode=None,
     help="Reproduce the findings of introductory deep-learning lectures and check their claims.",
 )
-out_console = Console()
-err_console = Console(stderr=True)
+out_console = Console(soft_wrap=True)
+err_console = Console(stderr=True, soft_wrap=True)
 
 USER_ERRORS = (ExperimentError, DataError)
 
 
 def fail(message: str) -> NoReturn:
-    err_console.print(f"[bold red]error:[/] {message}", highlight=False)
+    err_console.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
     raise typer.Exit(2)
 
 
@@ -55,7 +55,8 @@ def guarded(action: Callable[[], Any]) -> Any:
 def list_experiments() -> None:
     """A table of the experiments: name, lecture claim, source, scales and rough runtime."""
     table = Table(title="dlexp experiments", show_lines=True)
-    for column in ("name", "lecture claim", "source", "scales", "runtime"):
+    table.add_column("name", no_wrap=True, style="bold")
+    for column in ("lecture claim", "source", "scales", "runtime"):
         table.add_column(column, overflow="fold")
     for experiment in guarded(load_all):
         table.add_row(

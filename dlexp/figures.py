@@ -61,4 +61,4 @@ def line_with_band(ax: plt.Axes, x, summary: pd.DataFrame, **style) -> None:
 
 def scale_note(scale: str) -> str:
     """A subtitle that marks runs below lecture scale."""
-    return "" if scale == "lecture" else f"  [{scale} scale — not the lecture's protocol]"
+    return "" if scale == "lecture" else f"\n[{scale} scale — not the lecture's protocol]"

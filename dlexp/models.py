@@ -222,6 +222,18 @@ class StackedMLP:
             trace.activations.append(a)
         return trace
 
+    def targets(self, labels: torch.Tensor) -> torch.Tensor:
+        """The desired output y: one-hot over the output units, or the 0/1 label itself when the
+        network has a single output neuron."""
+        if self.sizes[-1] == 1:
+            return labels.to(torch.float32).unsqueeze(-1)
+        return torch.nn.functional.one_hot(labels, self.sizes[-1]).to(torch.float32)
+
+    def predictions(self, trace: Trace) -> torch.Tensor:
+        """The predicted class: the most active output unit, or z > 0 for a single neuron."""
+        z = trace.zs[-1]
+        return (z[..., 0] > 0).long() if self.sizes[-1] == 1 else z.argmax(-1)
+
     def output_error(self, trace: Trace, y: torch.Tensor) -> torch.Tensor:
         """δ^L = ∂C/∂z^L: a − y for cross-entropy (sigmoid or softmax), (a − y) σ'(z) for MSE."""
         error = trace.output - y
@@ -263,7 +275,7 @@ class StackedMLP:
         """∂C/∂W^l and ∂C/∂b^l per layer, C averaged over the examples (x [B, n_in] or
         [M, B, n_in]), in test mode: no dropout masks."""
         trace = self.forward(x)
-        y = torch.nn.functional.one_hot(labels, self.sizes[-1]).to(trace.output.dtype)
+        y = self.targets(labels)
         grad_w: list[torch.Tensor] = [torch.empty(0)] * self.n_layers
         grad_b: list[torch.Tensor] = [torch.empty(0)] * self.n_layers
         batch = trace.inputs.shape[1]
@@ -275,7 +287,7 @@ class StackedMLP:
     def cost(self, trace: Trace, labels: torch.Tensor) -> torch.Tensor:
         """Per model and example, C_x: Σ_j −[y ln a + (1−y) ln(1−a)], −ln a_y or ½‖a − y‖²."""
         z, a = trace.zs[-1], trace.output
-        y = torch.nn.functional.one_hot(labels, z.shape[-1]).to(z.dtype)
+        y = self.targets(labels)
         costs = (torch.nn.functional.softplus(z) - y * z).sum(-1)
         if self.any_softmax:
             nll = torch.logsumexp(z, dim=-1) - (z * y).sum(-1)

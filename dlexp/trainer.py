@@ -83,7 +83,7 @@ def train_stack(
 ) -> pd.DataFrame:
     """Train one stack for `schedule.epochs` epochs, measuring before training and after epochs."""
     data = data.to(net.device)
-    targets = torch.nn.functional.one_hot(data.labels, net.sizes[-1]).float()
+    targets = net.targets(data.labels)
     sgd_step = SGDStep(net, n=len(data))
     records = [measure_all(net, measures, epoch=0)]
     for epoch in range(1, schedule.epochs + 1):
@@ -231,7 +231,7 @@ def evaluate(
         labels = split.labels[start : start + chunk]
         trace = net.forward(images)
         total_cost += net.cost(trace, labels).sum(-1).double()
-        correct += (trace.zs[-1].argmax(-1) == labels).sum(-1).double()
+        correct += (net.predictions(trace) == labels).sum(-1).double()
     return total_cost / len(split), correct / len(split)
 
 

@@ -174,9 +174,6 @@ CHECKS = {
     "mitigations_keep_layers_together": mitigations_keep_layers_together,
 }
 
-STYLES = {"sigmoid": "-", "relu": "--", "residual": ":"}
-
-
 def figures(table: pd.DataFrame, protocol: dict[str, Any], scale: str, folder: Path) -> list[Path]:
     return [
         *figure_norms_at_initialisation(table, scale, folder),
@@ -185,28 +182,35 @@ def figures(table: pd.DataFrame, protocol: dict[str, Any], scale: str, folder: P
     ]
 
 
+GRADIENT_LABEL = r"speed of learning $\|\partial C/\partial b^l\|$ (log scale)"
+
+
 def figure_norms_at_initialisation(table: pd.DataFrame, scale: str, folder: Path) -> list[Path]:
     norms = hidden_norms(table)
     summary = summarise(norms[norms.epoch == 0], ["network", "depth", "layer"])
-    fig, ax = plt.subplots(figsize=(7, 4.5))
-    colours = dict(zip(sorted(summary.depth.unique()), plt.cm.viridis([0.1, 0.45, 0.8, 0.95])))
-    for (network, depth), group in summary.groupby(["network", "depth"]):
-        line_with_band(
-            ax,
-            group["layer"],
-            group,
-            marker="o",
-            linestyle=STYLES.get(network, "-"),
-            color=colours[depth],
-            label=f"{network}, {depth} hidden",
-        )
-    ax.set_yscale("log")
-    ax.set_xlabel("hidden layer l (1 = next to the input)")
-    ax.set_ylabel("speed of learning ‖∂C/∂b^l‖ (log scale)")
-    ax.set_xticks(sorted(summary.layer.unique()))
-    ax.set_title("Gradient norm per hidden layer at initialisation" + scale_note(scale), fontsize=10)
-    ax.legend(fontsize=8, ncol=3, loc="lower right")
+    networks = list(dict.fromkeys(n for n in NETWORKS if n in set(summary.network)))
+    fig, axes = plt.subplots(1, len(networks), figsize=(4 * len(networks), 4.2), sharey=True)
+    for ax, network in zip(np.atleast_1d(axes), networks):
+        for depth, group in summary[summary.network == network].groupby("depth"):
+            line_with_band(ax, group["layer"], group, marker="o", label=f"{depth} hidden layers")
+        ax.set_yscale("log")
+        ax.set_title(NETWORK_TITLES[network])
+        ax.set_xlabel("hidden layer l (1 = next to the input)")
+        ax.set_xticks(sorted(summary.layer.unique()))
+        ax.legend(fontsize=8)
+    np.atleast_1d(axes)[0].set_ylabel(GRADIENT_LABEL)
+    fig.suptitle(
+        "Gradient norm per hidden layer at initialisation (mean and 95% CI over seeds)"
+        + scale_note(scale)
+    )
     return save(fig, folder, "gradient_norm_per_layer_at_init")
+
+
+NETWORK_TITLES = {
+    "sigmoid": "sigmoid, N(0, 1/n_in)",
+    "relu": "ReLU, He init N(0, 2/n_in)",
+    "residual": "sigmoid with skip connections",
+}
 
 
 def figure_norms_over_training(table: pd.DataFrame, scale: str, folder: Path) -> list[Path]:
@@ -222,7 +226,7 @@ def figure_norms_over_training(table: pd.DataFrame, scale: str, folder: Path) ->
         ax.set_title(f"sigmoid, {depth} hidden layers")
         ax.set_xlabel("epoch (full-batch gradient descent)")
         ax.legend(fontsize=8)
-    np.atleast_1d(axes)[0].set_ylabel("‖∂C/∂b^l‖ (log scale)")
+    np.atleast_1d(axes)[0].set_ylabel(GRADIENT_LABEL)
     fig.suptitle("Layers learn at vastly different speeds during training" + scale_note(scale))
     return save(fig, folder, "gradient_norm_over_training")
 
@@ -234,14 +238,18 @@ def figure_exploding_chain(table: pd.DataFrame, scale: str, folder: Path) -> lis
     left.plot(start["layer"], start["value"], marker="o")
     left.set_yscale("log")
     left.set_xlabel("layer l (1 = next to the input; last = output neuron)")
-    left.set_ylabel("|∂C/∂b^l| (log scale)")
+    left.set_ylabel(r"$|\partial C/\partial b^l|$ (log scale)")
     left.set_title("At initialisation: ×25 per layer towards the input")
+    floor = chain["value"][chain["value"] > 0].min() / 10
     for layer, group in chain.groupby("layer"):
-        right.plot(group["epoch"], group["value"].abs(), marker=".", label=f"layer {layer}")
-    right.set_yscale("symlog", linthresh=1e-12)
+        values = group["value"].abs()
+        (line,) = right.plot(group["epoch"], values.where(values > 0), marker=".", label=f"layer {layer}")
+        zeros = group["epoch"][values == 0]
+        right.plot(zeros, np.full(len(zeros), floor), "x", color=line.get_color(), markersize=4)
+    right.set_yscale("log")
     right.set_xlabel("epoch (gradient descent on the single input)")
-    right.set_ylabel("|∂C/∂b^l| (symmetric log scale)")
-    right.set_title("Training it: the gradient is unstable")
+    right.set_ylabel(r"$|\partial C/\partial b^l|$ (log scale; × = exactly 0)")
+    right.set_title("Training it: the first step saturates the chain")
     right.legend(fontsize=7, ncol=2)
     fig.suptitle("Exploding gradient: chain of sigmoid neurons, w = 100, z = 0" + scale_note(scale))
     return save(fig, folder, "exploding_chain")

@@ -1,0 +1,97 @@
+"""The command line as a user meets it: list, show, run, report, and every user error → exit 2."""
+
+import json
+
+from dlexp.registry import available
+
+from .helpers import dlexp, needs_mnist
+
+
+def test_list_shows_every_experiment_with_claim_source_scales_runtime():
+    result = dlexp("list")
+    assert result.exit_code == 0
+    for name in available():
+        assert name in result.output
+    assert "Instable gradient" in result.output
+    assert "tiny" in result.output and "lecture" in result.output
+
+
+def test_show_prints_protocol_claim_and_reference_numbers():
+    result = dlexp("show", "vanishing-gradient")
+    assert result.exit_code == 0
+    for text in ("train_images", "1000", "exploding.weight", "100.0", "w·σ'(0) = 25", "Deep Learning I"):
+        assert text in result.output
+
+
+def test_unknown_experiment_exits_2_with_a_suggestion_and_no_traceback():
+    result = dlexp("run", "vanishing-gradiant", "--quiet")
+    assert result.exit_code == 2
+    assert "did you mean vanishing-gradient" in result.output
+    assert "Traceback" not in result.output
+
+
+def test_bad_set_exits_2_naming_the_valid_keys():
+    result = dlexp("run", "vanishing-gradient", "--set", "epochz=3", "--quiet")
+    assert result.exit_code == 2
+    assert "unknown key 'epochz'" in result.output and "valid keys:" in result.output
+    result = dlexp("run", "vanishing-gradient", "--set", "epochs=three", "--quiet")
+    assert result.exit_code == 2 and "takes a int" in result.output
+
+
+def test_missing_data_exits_2_naming_where_it_looked(tmp_path, monkeypatch):
+    monkeypatch.setenv("DLEXP_DATA_DIR", str(tmp_path / "nowhere"))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    monkeypatch.setattr("dlexp.data._download", _offline)
+    result = dlexp("run", "vanishing-gradient", "--scale", "tiny", "--out", str(tmp_path), "--quiet")
+    assert result.exit_code == 2
+    assert "nowhere" in result.output and "Traceback" not in result.output
+    assert not (tmp_path / "vanishing-gradient").exists()
+
+
+def _offline(folder, searched, progress):
+    from dlexp.data import DataError
+
+    raise DataError(f"MNIST was not found in {', '.join(map(str, searched))} and the network is down.")
+
+
+def test_cuda_when_absent_exits_2():
+    import torch
+
+    if torch.cuda.is_available():
+        return
+    result = dlexp("run", "vanishing-gradient", "--device", "cuda", "--quiet")
+    assert result.exit_code == 2 and "no CUDA GPU" in result.output
+
+
+@needs_mnist
+def test_run_tiny_writes_csv_json_figures_and_is_byte_identical_when_repeated(tmp_path):
+    first, second = tmp_path / "a", tmp_path / "b"
+    for out in (first, second):
+        result = dlexp(
+            "run", "vanishing-gradient", "--scale", "tiny", "--out", str(out), "--quiet",
+            "--set", "epochs=5", "--seeds", "2",
+        )
+        assert result.exit_code == 0, result.output
+    folder = first / "vanishing-gradient" / "tiny"
+    assert "PASS exploding" in result.output and str(second) in result.output
+    csv = (folder / "metrics.csv").read_bytes()
+    assert csv == (second / "vanishing-gradient" / "tiny" / "metrics.csv").read_bytes()
+    info = json.loads((folder / "run.json").read_text())
+    assert info["seeds"] == [0, 1] and info["protocol"]["epochs"] == 5
+    assert info["device"] == "cpu" and info["torch"] and info["wall_seconds"] > 0
+    assert {c["id"] for c in info["claims"]} == {"vanishing", "exploding", "mitigations"}
+    figures = sorted(p.name for p in (folder / "figures").iterdir())
+    assert "gradient_norm_per_layer_at_init.png" in figures
+    assert "gradient_norm_per_layer_at_init.svg" in figures
+
+
+@needs_mnist
+def test_report_regenerates_figures_from_the_csv_alone(tmp_path):
+    result = dlexp("run", "vanishing-gradient", "--scale", "tiny", "--out", str(tmp_path), "--quiet")
+    assert result.exit_code == 0, result.output
+    figures = tmp_path / "vanishing-gradient" / "tiny" / "figures"
+    for path in figures.iterdir():
+        path.unlink()
+    result = dlexp("report", "--out", str(tmp_path))
+    assert result.exit_code == 0, result.output
+    assert (figures / "exploding_chain.png").exists() and (figures / "exploding_chain.svg").exists()
