@@ -12,7 +12,9 @@ One step of mini-batch gradient descent with the lectures' L2 and L1 penalties (
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import pandas as pd
@@ -50,19 +52,40 @@ def train(
     """Train every model in `specs` on `data` and return the measurements as a tidy table.
 
     Columns: variant, seed, epoch, layer (0 for whole-network metrics, 1… per layer), metric,
-    value, then each model's `params`.
+    value, then each model's `params`. On the CPU the stacks are split across the cores and
+    trained in parallel threads (each model still sees exactly its own data and updates).
     """
+    device = torch.device(device)
     measures = list(measures)
-    tables = []
-    for members in stacks(specs):
-        net = StackedMLP(members, device)
-        tables.append(train_stack(net, data, schedule, measures, advance=advance))
+    workers = cpu_workers(device)
+    chunks = [chunk for group in stacks(specs) for chunk in split(group, workers)]
+
+    def train_chunk(chunk: list[ModelSpec]) -> pd.DataFrame:
+        net = StackedMLP(chunk, device)
+        return train_stack(net, data, schedule, measures, advance=advance)
+
+    if workers == 1 or len(chunks) == 1:
+        tables = [train_chunk(chunk) for chunk in chunks]
+    else:
+        with ThreadPoolExecutor(workers) as pool:
+            tables = list(pool.map(train_chunk, chunks))
     return pd.concat(tables, ignore_index=True)
 
 
+def cpu_workers(device: torch.device) -> int:
+    """Parallel stacks: one per available core on the CPU, one on a GPU."""
+    return len(os.sched_getaffinity(0)) if device.type == "cpu" else 1
+
+
+def split(group: list[ModelSpec], parts: int) -> list[list[ModelSpec]]:
+    """A stack cut into at most `parts` interleaved chunks of near-equal size."""
+    parts = max(1, min(parts, len(group)))
+    return [group[i::parts] for i in range(parts)]
+
+
 def total_steps(specs: list[ModelSpec], n: int, epochs: int) -> int:
-    """How many times `train` calls `advance`: one per mini-batch step of each stack."""
-    return sum(epochs * -(-n // group[0].batch_size) for group in stacks(specs))
+    """Progress units of `train`: model-steps (each mini-batch step of each model)."""
+    return sum(epochs * -(-n // spec.batch_size) for spec in specs)
 
 
 def stacks(specs: list[ModelSpec]) -> list[list[ModelSpec]]:
@@ -92,7 +115,7 @@ def train_stack(
             y = targets.index_select(0, rows).view(net.n_models, -1, targets.shape[1])
             sgd_step(net.forward(x, masks), y, masks)
             if advance is not None:
-                advance(1)
+                advance(net.n_models)
         if schedule.measured(epoch):
             records.append(measure_all(net, measures, epoch=epoch))
     return measurement_table(net, records)

@@ -13,8 +13,8 @@ import pytest
 import torch
 from typer.testing import CliRunner
 
-from dlexp.cli import app
 from dlexp.claims import check_claims
+from dlexp.cli import app
 from dlexp.data import Split, synthetic_classification
 from dlexp.findings import mse_vs_bce as finding
 from dlexp.models import ModelSpec, StackedMLP
@@ -98,7 +98,9 @@ def test_the_stacked_neurons_follow_gradient_descent_by_hand():
 def test_output_gradient_magnitude_is_the_mean_absolute_output_error():
     data = synthetic_classification(40, n_features=12, n_classes=4, seed=1)
     specs = [
-        ModelSpec(variant=cost, seed=0, sizes=(12, 6, 4), weight_init="large", **finding.COSTS[cost])
+        ModelSpec(
+            variant=cost, seed=0, sizes=(12, 6, 4), weight_init="large", **finding.COSTS[cost]
+        )
         for cost in finding.COSTS
     ]
     net = StackedMLP(specs)
@@ -260,6 +262,4 @@ def test_the_experiment_runs_end_to_end_at_tiny_scale(tmp_path):
     rechecked = check_claims(load("mse-vs-bce"), table, info["protocol"])
     assert {v.id: v.passed for v in rechecked} == recorded
     redrawn = finding.figures(table, info["protocol"], "tiny", tmp_path)
-    assert sorted(p.name for p in redrawn) == sorted(
-        p.name for p in (folder / "figures").iterdir()
-    )
+    assert sorted(p.name for p in redrawn) == sorted(p.name for p in (folder / "figures").iterdir())

@@ -7,7 +7,7 @@ import torch
 
 from dlexp.data import synthetic_classification
 from dlexp.models import ModelSpec, StackedMLP
-from dlexp.trainer import Schedule, accuracy_and_cost, train
+from dlexp.trainer import Schedule, accuracy_and_cost, train, train_stack
 
 DATA = synthetic_classification(200, n_features=20, n_classes=4, seed=3)
 
@@ -68,8 +68,11 @@ def test_backpropagation_matches_autograd(changes):
             torch.testing.assert_close(got, want, rtol=1e-4, atol=1e-6)
 
 
-def final_weights(specs: list[ModelSpec], epochs: int = 3) -> dict[tuple[str, int], list]:
-    """Train and return every model's own parameters, keyed by (variant, seed)."""
+def final_weights(
+    specs: list[ModelSpec], epochs: int = 3, one_stack: bool = False
+) -> dict[tuple[str, int], list]:
+    """Train and return every model's own parameters, keyed by (variant, seed); `one_stack`
+    forces all of them into a single stacked computation."""
     captured = {}
 
     def capture(net: StackedMLP) -> dict[str, torch.Tensor]:
@@ -79,7 +82,11 @@ def final_weights(specs: list[ModelSpec], epochs: int = 3) -> dict[tuple[str, in
             ]
         return {}
 
-    train(specs, DATA, Schedule(epochs=epochs, measure_every=epochs), [capture])
+    schedule = Schedule(epochs=epochs, measure_every=epochs)
+    if one_stack:
+        train_stack(StackedMLP(specs), DATA, schedule, [capture])
+    else:
+        train(specs, DATA, schedule, [capture])
     return captured
 
 
@@ -92,7 +99,7 @@ def test_a_model_in_a_batch_of_six_trains_as_if_alone():
         spec(variant="l2", seed=4, l2=5.0, eta=0.2),
         spec(variant="dropout-l1", seed=5, keep_prob=0.5, l1=1.0, cost="quadratic"),
     ]
-    together = final_weights(six)
+    together = final_weights(six, one_stack=True)
     for s in six:
         alone = final_weights([s])[(s.variant, s.seed)]
         for got, want in zip(together[(s.variant, s.seed)], alone, strict=True):

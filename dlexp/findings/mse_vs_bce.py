@@ -20,6 +20,7 @@ epoch and reaches 90% validation accuracy sooner; softmax + NLL is shown as a th
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -204,8 +205,13 @@ def validation_accuracy(table: pd.DataFrame, eta: float) -> pd.DataFrame:
     return rows.pivot_table(index=["seed", "epoch"], columns="cost", values="value")
 
 
-def sweep_note(table: pd.DataFrame, protocol: dict[str, Any], holds) -> str:
-    """`holds(accuracy) -> list[bool]` (one per seed) at each other η of the sweep, as a note."""
+def sweep_note(
+    table: pd.DataFrame,
+    protocol: dict[str, Any],
+    holds: Callable[[pd.DataFrame], list[bool]],
+) -> str:
+    """In how many seeds the claim `holds` (given the validation accuracy, one bool per seed) at
+    each other η of the sweep, as a note for the detail line."""
     mnist = protocol["mnist"]
     others = [eta for eta in mnist_etas(mnist) if eta != mnist["eta"]]
     notes = []
@@ -403,7 +409,9 @@ def mnist_metric(table: pd.DataFrame, metric: str) -> pd.DataFrame:
     return table[(table.part == "mnist") & (table.metric == metric)]
 
 
-def per_eta_panels(table: pd.DataFrame, metric: str) -> tuple[plt.Figure, list]:
+def per_eta_panels(
+    table: pd.DataFrame, protocol: dict[str, Any], metric: str
+) -> tuple[plt.Figure, list]:
     """One axis per η of the sweep, ascending, each with that η's rows of `metric`."""
     rows = mnist_metric(table, metric)
     etas = sorted(rows.eta.astype(float).unique())
@@ -413,7 +421,8 @@ def per_eta_panels(table: pd.DataFrame, metric: str) -> tuple[plt.Figure, list]:
         for ax, eta in zip(np.atleast_1d(axes), etas)
     ]
     for ax, eta, _ in panels:
-        ax.set_title(f"η = {eta:g} for every cost")
+        claims = " (the claims' η)" if np.isclose(eta, protocol["mnist"]["eta"]) else ""
+        ax.set_title(f"η = {eta:g} for every cost{claims}")
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     return fig, panels
 
@@ -438,7 +447,7 @@ def network_title(protocol: dict[str, Any]) -> str:
 def figure_mnist_accuracy(
     table: pd.DataFrame, protocol: dict[str, Any], scale: str, folder: Path
 ) -> list[Path]:
-    fig, panels = per_eta_panels(table, "validation_accuracy")
+    fig, panels = per_eta_panels(table, protocol, "validation_accuracy")
     for ax, _, rows in panels:
         lines_per_cost(ax, rows, scale_by=100.0)
         ax.axhline(90, color="grey", linestyle=":", linewidth=1)
@@ -453,7 +462,7 @@ def figure_mnist_accuracy(
 def figure_mnist_output_gradient(
     table: pd.DataFrame, protocol: dict[str, Any], scale: str, folder: Path
 ) -> list[Path]:
-    fig, panels = per_eta_panels(table, "output_gradient")
+    fig, panels = per_eta_panels(table, protocol, "output_gradient")
     for ax, _, rows in panels:
         lines_per_cost(ax, rows)
         ax.set_yscale("log")
