@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import time
+from itertools import pairwise
 
 import torch
 from torch import nn
@@ -31,7 +32,7 @@ def idiomatic_model(depth: int, seed: int) -> nn.Sequential:
     torch.manual_seed(seed)
     sizes = [784, *[30] * depth, 10]
     layers: list[nn.Module] = []
-    for n_in, n_out in zip(sizes[:-1], sizes[1:]):
+    for n_in, n_out in pairwise(sizes):
         linear = nn.Linear(n_in, n_out)
         nn.init.normal_(linear.weight, std=n_in**-0.5)
         nn.init.normal_(linear.bias, std=1.0)
@@ -39,7 +40,9 @@ def idiomatic_model(depth: int, seed: int) -> nn.Sequential:
     return nn.Sequential(*layers[:-1])
 
 
-def idiomatic_epoch(train_split: Split, validation: Split, device: str) -> tuple[float, list[float]]:
+def idiomatic_epoch(
+    train_split: Split, validation: Split, device: str
+) -> tuple[float, list[float]]:
     """Seconds for one epoch of all 15 models trained one after another, and their accuracies."""
     x, y = train_split.images.to(device), train_split.labels.to(device)
     accuracies = []
@@ -111,7 +114,9 @@ def main() -> None:
     mnist = load_mnist(progress=False)
     train_split, validation = mnist.train.subset(args.images), mnist.validation
     models = len(DEPTHS) * len(SEEDS)
-    print(f"one epoch of {args.images:,} images, {models} models, mini-batch {BATCH}, {args.device}")
+    print(
+        f"one epoch of {args.images:,} images, {models} models, mini-batch {BATCH}, {args.device}"
+    )
     ours, our_acc = dlexp_epoch(train_split, validation, args.device)
     print(f"dlexp batched trainer: {ours:7.2f} s   mean validation accuracy {mean(our_acc):.4f}")
     loop, loop_acc = idiomatic_epoch(train_split, validation, args.device)

@@ -200,7 +200,9 @@ def run_all(
             )
         except USER_ERRORS as error:
             err_console.print(f"[bold red]error:[/] {experiment.name}: {error}", highlight=False)
-            summary.add_row(experiment.name, "-", "-", f"{time.perf_counter() - clock:.1f} s", "error")
+            summary.add_row(
+                experiment.name, "-", "-", f"{time.perf_counter() - clock:.1f} s", "error"
+            )
             all_passed = False
             continue
         except KeyboardInterrupt:

@@ -34,8 +34,10 @@ def dead_unit_fraction(data: Split) -> Measure:
     of `data`: for a ReLU such a unit outputs 0 and passes no gradient, it is dead."""
 
     def measure(net: StackedMLP) -> dict[str, torch.Tensor]:
-        ever_positive = [torch.zeros(net.n_models, w, dtype=torch.bool, device=net.device)
-                         for w in net.sizes[1:-1]]
+        ever_positive = [
+            torch.zeros(net.n_models, w, dtype=torch.bool, device=net.device)
+            for w in net.sizes[1:-1]
+        ]
         for zs in hidden_pre_activations(net, data.images):
             for layer, z in enumerate(zs):
                 ever_positive[layer] |= (z > 0).any(dim=1)

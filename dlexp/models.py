@@ -6,7 +6,7 @@ Every model is the lectures' MLP (Nielsen, ch. 1-3): for each layer l,
 
 and the gradient comes from the four backpropagation equations
 
-    δ^L = ∂C/∂z^L                   (a^L − y for cross-entropy, (a^L − y) σ'(z^L) for the quadratic cost)
+    δ^L = ∂C/∂z^L         (a^L − y for cross-entropy, (a^L − y) σ'(z^L) for the quadratic cost)
     δ^l = ((W^{l+1})ᵀ δ^{l+1}) ⊙ f'(z^l)
     ∂C/∂b^l = δ^l,                  ∂C/∂W^l = δ^l (a^{l-1})ᵀ.
 
@@ -58,9 +58,13 @@ class ModelSpec:
 
     def __post_init__(self) -> None:
         if len(self.sizes) < 2:
-            raise ValueError(f"a network needs an input and an output layer, got sizes {self.sizes}")
+            raise ValueError(
+                f"a network needs an input and an output layer, got sizes {self.sizes}"
+            )
         if self.activation not in HIDDEN_ACTIVATIONS:
-            raise ValueError(f"activation must be one of {HIDDEN_ACTIVATIONS}, not {self.activation!r}")
+            raise ValueError(
+                f"activation must be one of {HIDDEN_ACTIVATIONS}, not {self.activation!r}"
+            )
         if self.output not in OUTPUTS:
             raise ValueError(f"output must be one of {OUTPUTS}, not {self.output!r}")
         if self.cost not in COSTS:
@@ -78,7 +82,14 @@ class ModelSpec:
         hidden layer has the same width; then depths may differ), activation, skips, batch size."""
         hidden = set(self.sizes[1:-1])
         width = hidden.pop() if len(hidden) == 1 else self.sizes[1:-1]
-        return (self.sizes[0], self.sizes[-1], width, self.activation, self.residual, self.batch_size)
+        return (
+            self.sizes[0],
+            self.sizes[-1],
+            width,
+            self.activation,
+            self.residual,
+            self.batch_size,
+        )
 
     @property
     def n_hidden(self) -> int:
@@ -130,7 +141,11 @@ class StackedMLP:
         self.specs = specs
         self.device = torch.device(device)
         deepest = max(specs, key=lambda s: s.n_hidden)
-        self.sizes, self.activation, self.residual = deepest.sizes, deepest.activation, deepest.residual
+        self.sizes, self.activation, self.residual = (
+            deepest.sizes,
+            deepest.activation,
+            deepest.residual,
+        )
         self.depths = [s.n_hidden for s in specs]
         self.generators = [torch.Generator().manual_seed(s.seed) for s in specs]
         shapes = list(zip(self.sizes[1:], self.sizes[:-1]))
@@ -142,8 +157,10 @@ class StackedMLP:
             for layer, (weight, bias) in zip(self.own_layers(model), initial):
                 self.weights[layer][model] = weight
                 self.biases[layer][model] = bias
-        self.active = [self._column([layer < d for d in self.depths]).bool() for layer in range(
-            self.n_layers - 1)]
+        self.active = [
+            self._column([layer < d for d in self.depths]).bool()
+            for layer in range(self.n_layers - 1)
+        ]
         self.leak = self._column([s.leak for s in specs])
         self.keep_prob = self._column([s.keep_prob for s in specs])
         self.softmax = self._column([s.output == "softmax" for s in specs]).bool()

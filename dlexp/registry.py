@@ -115,7 +115,9 @@ def parse_override(item: str, protocol: dict[str, Any]) -> tuple[str, Any]:
     key, text = key.strip(), text.strip()
     valid = leaf_keys(protocol)
     if not sep or not key:
-        raise ExperimentError(f"--set takes key=value, got {item!r}; valid keys: {', '.join(valid)}.")
+        raise ExperimentError(
+            f"--set takes key=value, got {item!r}; valid keys: {', '.join(valid)}."
+        )
     if key not in valid:
         close = difflib.get_close_matches(key, valid, n=1)
         hint = f" (did you mean {close[0]}?)" if close else ""
@@ -196,7 +198,9 @@ def parse(path: Path) -> Experiment:
             runtime=raw.get("runtime", {}),
             reference=raw.get("reference", {}),
             claims=[
-                ClaimSpec(c["id"], c["text"], c["check"], c.get("reference", ""), c.get("params", {}))
+                ClaimSpec(
+                    c["id"], c["text"], c["check"], c.get("reference", ""), c.get("params", {})
+                )
                 for c in raw.get("claims", [])
             ],
             path=path,
@@ -220,7 +224,8 @@ def check_declaration(experiment: Experiment) -> None:
         unknown = set(leaf_keys(changes)) - valid
         if unknown:
             raise ExperimentError(
-                f"scale {scale!r} of {experiment.path} sets unknown keys: {', '.join(sorted(unknown))}."
+                f"scale {scale!r} of {experiment.path} sets unknown keys: "
+                f"{', '.join(sorted(unknown))}."
             )
     for claim in experiment.claims:
         if claim.check not in module.CHECKS:

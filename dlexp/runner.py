@@ -38,7 +38,9 @@ def pick_device(name: str) -> torch.device:
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     if name.startswith("cuda") and not torch.cuda.is_available():
-        raise DeviceError("--device cuda was asked for but no CUDA GPU is available; use --device cpu.")
+        raise DeviceError(
+            "--device cuda was asked for but no CUDA GPU is available; use --device cpu."
+        )
     try:
         return torch.device(name)
     except RuntimeError:
@@ -110,7 +112,9 @@ class RunContext:
     def mnist(self) -> MNIST:
         """MNIST (Nielsen's 50k/10k/10k split) on the run's device, loaded once."""
         if self._mnist is None:
-            self._mnist = load_mnist(self.data_dir, progress=not self.reporter.quiet).to(self.device)
+            self._mnist = load_mnist(self.data_dir, progress=not self.reporter.quiet).to(
+                self.device
+            )
         return self._mnist
 
     def task(self, description: str, total: int) -> Advance:

@@ -191,7 +191,9 @@ def epoch_dropout_masks(net: StackedMLP, n: int) -> list[torch.Tensor]:
         layers = [torch.ones(n, w) for w in widths]
         if spec.keep_prob < 1.0:
             for layer in range(net.depths[m]):
-                layers[layer] = (torch.rand(n, widths[layer], generator=generator) < spec.keep_prob).float()
+                layers[layer] = (
+                    torch.rand(n, widths[layer], generator=generator) < spec.keep_prob
+                ).float()
         per_model.append(layers)
     return [
         torch.stack([layers[i] for layers in per_model]).to(net.device) for i in range(len(widths))

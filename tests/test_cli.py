@@ -19,7 +19,14 @@ def test_list_shows_every_experiment_with_claim_source_scales_runtime():
 def test_show_prints_protocol_claim_and_reference_numbers():
     result = dlexp("show", "vanishing-gradient")
     assert result.exit_code == 0
-    for text in ("train_images", "1000", "exploding.weight", "100.0", "w·σ'(0) = 25", "Deep Learning I"):
+    for text in (
+        "train_images",
+        "1000",
+        "exploding.weight",
+        "100.0",
+        "w·σ'(0) = 25",
+        "Deep Learning I",
+    ):
         assert text in result.output
 
 
@@ -42,7 +49,9 @@ def test_missing_data_exits_2_naming_where_it_looked(tmp_path, monkeypatch):
     monkeypatch.setenv("DLEXP_DATA_DIR", str(tmp_path / "nowhere"))
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
     monkeypatch.setattr("dlexp.data._download", _offline)
-    result = dlexp("run", "vanishing-gradient", "--scale", "tiny", "--out", str(tmp_path), "--quiet")
+    result = dlexp(
+        "run", "vanishing-gradient", "--scale", "tiny", "--out", str(tmp_path), "--quiet"
+    )
     assert result.exit_code == 2
     assert "nowhere" in result.output and "Traceback" not in result.output
     assert not (tmp_path / "vanishing-gradient").exists()
@@ -51,7 +60,9 @@ def test_missing_data_exits_2_naming_where_it_looked(tmp_path, monkeypatch):
 def _offline(folder, searched, progress):
     from dlexp.data import DataError
 
-    raise DataError(f"MNIST was not found in {', '.join(map(str, searched))} and the network is down.")
+    raise DataError(
+        f"MNIST was not found in {', '.join(map(str, searched))} and the network is down."
+    )
 
 
 def test_cuda_when_absent_exits_2():
@@ -68,8 +79,17 @@ def test_run_tiny_writes_csv_json_figures_and_is_byte_identical_when_repeated(tm
     first, second = tmp_path / "a", tmp_path / "b"
     for out in (first, second):
         result = dlexp(
-            "run", "vanishing-gradient", "--scale", "tiny", "--out", str(out), "--quiet",
-            "--set", "epochs=5", "--seeds", "2",
+            "run",
+            "vanishing-gradient",
+            "--scale",
+            "tiny",
+            "--out",
+            str(out),
+            "--quiet",
+            "--set",
+            "epochs=5",
+            "--seeds",
+            "2",
         )
         assert result.exit_code == 0, result.output
     folder = first / "vanishing-gradient" / "tiny"
@@ -87,7 +107,9 @@ def test_run_tiny_writes_csv_json_figures_and_is_byte_identical_when_repeated(tm
 
 @needs_mnist
 def test_report_regenerates_figures_from_the_csv_alone(tmp_path):
-    result = dlexp("run", "vanishing-gradient", "--scale", "tiny", "--out", str(tmp_path), "--quiet")
+    result = dlexp(
+        "run", "vanishing-gradient", "--scale", "tiny", "--out", str(tmp_path), "--quiet"
+    )
     assert result.exit_code == 0, result.output
     figures = tmp_path / "vanishing-gradient" / "tiny" / "figures"
     for path in figures.iterdir():

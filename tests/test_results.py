@@ -10,8 +10,15 @@ from dlexp.results import atomic_folder, finished_runs, read_info, read_table, t
 
 def table(value: float) -> pd.DataFrame:
     return pd.DataFrame(
-        {"value": [value], "metric": ["m"], "layer": [0], "epoch": [1], "seed": [0],
-         "variant": ["v"], "depth": [2]}
+        {
+            "value": [value],
+            "metric": ["m"],
+            "layer": [0],
+            "epoch": [1],
+            "seed": [0],
+            "variant": ["v"],
+            "depth": [2],
+        }
     )
 
 
@@ -24,7 +31,13 @@ def test_write_run_puts_core_columns_first_and_writes_everything(tmp_path):
     target = tmp_path / "exp" / "tiny"
     write_run(target, table(1.5), {"x": float("nan")}, draw)
     assert list(read_table(target).columns) == [
-        "variant", "seed", "epoch", "layer", "metric", "value", "depth"
+        "variant",
+        "seed",
+        "epoch",
+        "layer",
+        "metric",
+        "value",
+        "depth",
     ]
     assert read_info(target) == {"x": "nan"}
     assert (target / "figures" / "f.png").exists()

@@ -78,7 +78,9 @@ def final_weights(
     def capture(net: StackedMLP) -> dict[str, torch.Tensor]:
         for m, s in enumerate(net.specs):
             captured[(s.variant, s.seed)] = [
-                t[layer][m].clone() for layer in net.own_layers(m) for t in (net.weights, net.biases)
+                t[layer][m].clone()
+                for layer in net.own_layers(m)
+                for t in (net.weights, net.biases)
             ]
         return {}
 

@@ -1,5 +1,7 @@
 """Vanishing and exploding gradients: the exact ×25 chain, the checks, and a tiny real run."""
 
+from itertools import pairwise
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -21,7 +23,7 @@ def test_exploding_chain_multiplies_the_gradient_by_exactly_25_per_layer():
     assert all(float(z.abs().max()) == 0.0 for z in trace.zs)  # every z = 0, σ'(z) = 1/4
     _, grad_b = net.gradients(torch.ones(1, 1), torch.zeros(1, dtype=torch.long))
     norms = [float(g.abs().squeeze()) for g in grad_b]
-    assert [a / b for a, b in zip(norms[:-1], norms[1:])] == [25.0] * 5  # 0.5·25⁵ fits float32
+    assert [a / b for a, b in pairwise(norms)] == [25.0] * 5  # 0.5·25⁵ fits float32
 
 
 def norms_table(rows):
@@ -30,9 +32,17 @@ def norms_table(rows):
     for network, depth, seed, epoch, norms in rows:
         for layer, value in enumerate(norms, start=1):
             records.append(
-                {"variant": f"{network}-{depth}", "seed": seed, "epoch": epoch, "layer": layer,
-                 "metric": "gradient_norm", "value": value, "network": network, "depth": depth,
-                 "part": "depth"}
+                {
+                    "variant": f"{network}-{depth}",
+                    "seed": seed,
+                    "epoch": epoch,
+                    "layer": layer,
+                    "metric": "gradient_norm",
+                    "value": value,
+                    "network": network,
+                    "depth": depth,
+                    "part": "depth",
+                }
             )
     return pd.DataFrame(records)
 
@@ -43,7 +53,9 @@ def test_vanishing_check_needs_increase_and_a_factor_of_three():
     assert outcome.passed and outcome.values == pytest.approx([0.1, 0.1])
     weak = norms_table([("sigmoid", 2, s, e, [0.05, 0.1, 0.5]) for s in (0, 1) for e in (0, 5)])
     assert not gradient_grows_towards_output(weak, {}, max_first_to_last=1 / 3).passed
-    late = norms_table([("sigmoid", 2, 0, 0, [0.01, 0.1, 0.5]), ("sigmoid", 2, 0, 5, [0.2, 0.1, 0.5])])
+    late = norms_table(
+        [("sigmoid", 2, 0, 0, [0.01, 0.1, 0.5]), ("sigmoid", 2, 0, 5, [0.2, 0.1, 0.5])]
+    )
     assert not gradient_grows_towards_output(late, {}, max_first_to_last=1 / 3).passed
 
 
@@ -59,8 +71,17 @@ def test_mitigation_check_compares_spreads_per_depth_and_seed():
 
 def test_exploding_check_reads_the_chain_rows():
     table = pd.DataFrame(
-        {"variant": "chain", "seed": 0, "epoch": 0, "layer": [1, 2, 3], "metric": "gradient_norm",
-         "value": [625.0, 25.0, 1.0], "network": "exploding-chain", "depth": 2, "part": "exploding"}
+        {
+            "variant": "chain",
+            "seed": 0,
+            "epoch": 0,
+            "layer": [1, 2, 3],
+            "metric": "gradient_norm",
+            "value": [625.0, 25.0, 1.0],
+            "network": "exploding-chain",
+            "depth": 2,
+            "part": "exploding",
+        }
     )
     outcome = exploding_factor(table, {}, factor=25.0)
     assert outcome.passed and np.allclose(outcome.values, [25.0, 25.0])
@@ -68,10 +89,14 @@ def test_exploding_check_reads_the_chain_rows():
 
 @needs_mnist
 def test_tiny_run_on_mnist_shows_the_vanishing_direction(tmp_path):
-    result = dlexp("run", "vanishing-gradient", "--scale", "tiny", "--out", str(tmp_path), "--quiet")
+    result = dlexp(
+        "run", "vanishing-gradient", "--scale", "tiny", "--out", str(tmp_path), "--quiet"
+    )
     assert result.exit_code == 0, result.output
     table = pd.read_csv(tmp_path / "vanishing-gradient" / "tiny" / "metrics.csv")
-    start = table[(table.metric == "gradient_norm") & (table.epoch == 0) & (table.network == "sigmoid")]
+    start = table[
+        (table.metric == "gradient_norm") & (table.epoch == 0) & (table.network == "sigmoid")
+    ]
     first = start[start.layer == 1].groupby("depth")["value"].mean()
     last = start[start.layer == start.depth].groupby("depth")["value"].mean()
     assert (first < last / 3).all()

@@ -111,9 +111,7 @@ def matches_slide_numbers(
     means = accuracy_by_depth(table).mean()
     differences = {d: means[d] - SLIDE[d] for d in means.index if d in SLIDE}
     passed = all(abs(v) <= tolerance_points for v in differences.values())
-    detail = "; ".join(
-        f"{d} hidden: {means[d]:.2f}% vs slide {SLIDE[d]:.1f}%" for d in differences
-    )
+    detail = "; ".join(f"{d} hidden: {means[d]:.2f}% vs slide {SLIDE[d]:.1f}%" for d in differences)
     return Outcome(passed, list(differences.values()), detail)
 
 

@@ -84,9 +84,7 @@ def run(context: RunContext) -> pd.DataFrame:
     chain = protocol["exploding"]
     net = exploding_chain(chain["depth"], chain["weight"], x=1.0)
     single = Split(torch.ones(1, 1), torch.zeros(1, dtype=torch.long))
-    exploding = train_stack(
-        net, single, Schedule(chain["epochs"]), [layer_gradient_norms(single)]
-    )
+    exploding = train_stack(net, single, Schedule(chain["epochs"]), [layer_gradient_norms(single)])
     return pd.concat([table, exploding], ignore_index=True)
 
 
@@ -137,7 +135,9 @@ def exploding_factor(table: pd.DataFrame, protocol: dict[str, Any], factor: floa
     values = chain[chain.epoch == 0].sort_values("layer")["value"].to_numpy(float)
     ratios = values[:-1] / values[1:]
     passed = bool(np.allclose(ratios, factor, rtol=1e-6, atol=0.0))
-    detail = f"consecutive ratios {', '.join(f'{r:.6g}' for r in ratios)}; first layer {values[0]:.3g}"
+    detail = (
+        f"consecutive ratios {', '.join(f'{r:.6g}' for r in ratios)}; first layer {values[0]:.3g}"
+    )
     return Outcome(passed, ratios.tolist(), detail)
 
 
@@ -173,6 +173,7 @@ CHECKS = {
     "exploding_factor": exploding_factor,
     "mitigations_keep_layers_together": mitigations_keep_layers_together,
 }
+
 
 def figures(table: pd.DataFrame, protocol: dict[str, Any], scale: str, folder: Path) -> list[Path]:
     return [
@@ -243,7 +244,9 @@ def figure_exploding_chain(table: pd.DataFrame, scale: str, folder: Path) -> lis
     floor = chain["value"][chain["value"] > 0].min() / 10
     for layer, group in chain.groupby("layer"):
         values = group["value"].abs()
-        (line,) = right.plot(group["epoch"], values.where(values > 0), marker=".", label=f"layer {layer}")
+        (line,) = right.plot(
+            group["epoch"], values.where(values > 0), marker=".", label=f"layer {layer}"
+        )
         zeros = group["epoch"][values == 0]
         right.plot(zeros, np.full(len(zeros), floor), "x", color=line.get_color(), markersize=4)
     right.set_yscale("log")
