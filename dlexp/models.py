@@ -200,13 +200,17 @@ class StackedMLP:
             return torch.tanh(z)
         return torch.where(z > 0, z, z * self.leak)
 
-    def hidden_derivative(self, z: torch.Tensor, f: torch.Tensor) -> torch.Tensor:
-        """f'(z), from z and f(z): σ(1 − σ), 1 − tanh², and 1 or the leak for ReLU."""
+    def times_hidden_derivative(
+        self, upstream: torch.Tensor, z: torch.Tensor, f: torch.Tensor
+    ) -> torch.Tensor:
+        """upstream ⊙ f'(z), with f'(z) from z and f(z): σ(1 − σ), 1 − tanh², 1 or the leak (ReLU).
+
+        The sigmoid and tanh cases use torch's fused kernels for exactly these products."""
         if self.activation == "sigmoid":
-            return f - f * f
+            return torch.ops.aten.sigmoid_backward(upstream, f)
         if self.activation == "tanh":
-            return 1.0 - f * f
-        return torch.where(z > 0, torch.ones_like(z), self.leak.expand_as(z))
+            return torch.ops.aten.tanh_backward(upstream, f)
+        return upstream * torch.where(z > 0, 1.0, self.leak)
 
     def output_activation(self, z: torch.Tensor) -> torch.Tensor:
         if self.all_softmax:
@@ -224,7 +228,7 @@ class StackedMLP:
         a = x.expand(self.n_models, *x.shape) if x.dim() == 2 else x
         trace = Trace(inputs=a, zs=[], fs=[], activations=[])
         for layer, (weight, bias) in enumerate(zip(self.weights, self.biases)):
-            z = torch.baddbmm(bias.unsqueeze(1), a, weight.transpose(1, 2))
+            z = torch.baddbmm(bias.unsqueeze(1), a, weight.mT)
             if layer == self.n_layers - 1:
                 f = a = self.output_activation(z)
             else:
@@ -271,11 +275,11 @@ class StackedMLP:
         upstream = delta
         for layer in range(self.n_layers - 1, -1, -1):
             if layer < self.n_layers - 1:
-                delta = upstream * self.hidden_derivative(trace.zs[layer], trace.fs[layer])
+                delta = self.times_hidden_derivative(upstream, trace.zs[layer], trace.fs[layer])
                 if masks is not None:
                     delta = delta * masks[layer]
                 if not self.all_active(layer):
-                    delta = torch.where(self.active[layer], delta, 0.0)
+                    delta = delta * self.active[layer]
             previous = trace.activations[layer - 1] if layer > 0 else trace.inputs
             if layer > 0:
                 downstream = torch.bmm(delta, self.weights[layer])

@@ -136,6 +136,7 @@ class SGDStep:
         self.decay = self._per_model([1.0 - s.eta * s.l2 / n for s in specs])
         self.shrink = self._per_model([s.eta * s.l1 / n for s in specs])
         self.l1 = any(s.l1 > 0 for s in specs)
+        self._ones: dict[int, torch.Tensor] = {}
 
     def _per_model(self, values: list[float]) -> float | torch.Tensor | None:
         """A scalar when every model shares the value, else a column [M, 1, 1]."""
@@ -143,9 +144,15 @@ class SGDStep:
             return values[0]
         return torch.tensor(values, device=self.net.device).view(-1, 1, 1)
 
+    def ones(self, m: int) -> torch.Tensor:
+        """[M, 1, m] ones, kept per batch size: Σ_x δ_x as a batched product updates b in place."""
+        if m not in self._ones:
+            self._ones[m] = torch.ones(self.net.n_models, 1, m, device=self.net.device)
+        return self._ones[m]
+
     def __call__(self, trace: Trace, y: torch.Tensor, masks: list[torch.Tensor] | None) -> None:
         m = y.shape[1]
-        ones = torch.ones(self.net.n_models, 1, m, device=self.net.device)
+        ones = self.ones(m)
         uniform_eta = isinstance(self.eta, float)
         alpha = -self.eta / m if uniform_eta else -1.0 / m
         for layer, delta, previous in self.net.backprop(trace, y, masks):
