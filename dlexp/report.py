@@ -300,7 +300,8 @@ def recheck_note(run: Run, verdict: Verdict) -> str:
     recorded = run.recorded.get(verdict.id)
     if recorded is None or recorded == verdict.passed:
         return ""
-    return f"recorded at run time: {'PASS' if recorded else 'FAIL'}; the check changed since"
+    label = "PASS" if recorded else "FAIL"
+    return f"recorded at run time: {label}; the check or the CSV changed since"
 
 
 def tally(runs: list[Run], faithful: bool) -> str:

@@ -24,6 +24,7 @@ there is far less to overfit, with Nielsen's λ = 5.0 against none.
 
 from __future__ import annotations
 
+import itertools
 import math
 from pathlib import Path
 from typing import Any
@@ -67,7 +68,8 @@ INNER_EDGES = torch.tensor(MAGNITUDE_EDGES[1:-1], dtype=torch.float64)
 
 def regulariser(l2: float, l1: float, keep_prob: float) -> str:
     """The kind of regularisation: "unregularised", "L2", "L1", "dropout", "dropout + L2", …"""
-    names = [name for name, on in (("dropout", keep_prob < 1), ("L2", l2 > 0), ("L1", l1 > 0)) if on]
+    switched_on = (("dropout", keep_prob < 1), ("L2", l2 > 0), ("L1", l1 > 0))
+    names = [name for name, on in switched_on if on]
     return " + ".join(names) or UNREGULARISED
 
 
@@ -177,7 +179,7 @@ class WeightMagnitudeHistogram:
         return {}
 
     def rows(self, final_epoch: int) -> pd.DataFrame:
-        bins = list(zip(MAGNITUDE_EDGES[:-1], MAGNITUDE_EDGES[1:]))
+        bins = list(itertools.pairwise(MAGNITUDE_EDGES))
         records = [
             {
                 "variant": spec.variant,
@@ -380,8 +382,8 @@ def test_accuracy_stops_improving(
             f"({points(model['test_accuracy'].max())}%) from epoch {plateau}; training cost "
             f"{cost.loc[plateau]:.3g} there, {cost.iloc[-1]:.3g} at epoch {cost.index[-1]}"
         )
-    last = protocol["epochs"]
-    passed = bool(plateaus) and all(falling) and all(p <= max_plateau_fraction * last for p in plateaus)
+    early = [plateau <= max_plateau_fraction * protocol["epochs"] for plateau in plateaus]
+    passed = bool(plateaus) and all(falling) and all(early)
     return Outcome(passed, plateaus, "; ".join(detail))
 
 
@@ -454,8 +456,12 @@ def l1_drives_weights_to_zero(
     fractions = near_zero_fractions(table, near_zero)
     l1 = fractions[fractions.regulariser == "L1"]
     l2 = fractions[fractions.regulariser == "L2"]
-    pairs = l1.merge(l2, left_on=["hidden", "seed", "lambda_l1"],
-                     right_on=["hidden", "seed", "lambda_l2"], suffixes=("_l1", "_l2"))
+    pairs = l1.merge(
+        l2,
+        left_on=["hidden", "seed", "lambda_l1"],
+        right_on=["hidden", "seed", "lambda_l2"],
+        suffixes=("_l1", "_l2"),
+    )
     differences = pairs.near_zero_l1 - pairs.near_zero_l2
     detail = "; ".join(
         f"seed {row.seed}: |w| < {near_zero:g} for {points(row.near_zero_l1)}% of the weights "
@@ -506,10 +512,10 @@ def colours(table: pd.DataFrame) -> dict[str, Any]:
         labels[regulariser_label(row.lambda_l2, row.lambda_l1, row.keep_prob)] = row
     l2 = sorted(r.lambda_l2 for r in labels.values() if r.regulariser == "L2")
     blues = dict(zip(l2, plt.cm.Blues(np.linspace(0.35, 0.95, max(len(l2), 1)))))
-    fixed = {UNREGULARISED: "black", "L1": "tab:orange", "dropout": "tab:green",
-             "dropout + L2": "tab:purple"}
+    fixed = {"L1": "tab:orange", "dropout": "tab:green", "dropout + L2": "tab:purple"}
+    fixed[UNREGULARISED] = "black"
     return {
-        label: blues[row.lambda_l2] if row.regulariser == "L2" else fixed.get(row.regulariser, "grey")
+        label: blues[row.lambda_l2] if row.regulariser == "L2" else fixed[row.regulariser]
         for label, row in labels.items()
     }
 
@@ -534,22 +540,33 @@ def figure_overfitting(
     """The lecture's overfitting picture: training cost keeps falling, test accuracy stalls."""
     net = unregularised_lecture_net(table, protocol)
     fig, (cost_ax, accuracy_ax) = plt.subplots(1, 2, figsize=(11, 4.2))
-    cost = summarise(net.rename(columns={"train_cost": "value"}), ["epoch"])
+    cost = summarise(net.assign(value=net["train_cost"]), ["epoch"])
     line_with_band(cost_ax, cost["epoch"], cost, color="black")
     cost_ax.set_yscale("log")
     cost_ax.set_xlabel("epoch")
     cost_ax.set_ylabel("training cost C₀ (cross-entropy, log scale)")
-    cost_ax.set_title("Cost on the training images keeps falling")
+    cost_ax.set_title("The cost on the training images keeps falling…", fontsize=10)
     for metric, colour, name in (
         ("train_accuracy", "tab:red", "training images"),
         ("test_accuracy", "tab:blue", "test images"),
     ):
         summary = summarise(net.assign(value=100 * net[metric]), ["epoch"])
         line_with_band(accuracy_ax, summary["epoch"], summary, color=colour, label=name)
+        last = summary.iloc[-1]
+        accuracy_ax.annotate(
+            f"{last['mean']:.1f}% at epoch {last['epoch']:.0f}",
+            (last["epoch"], last["mean"]),
+            xytext=(-4, -12),
+            textcoords="offset points",
+            ha="right",
+            fontsize=8,
+            color=colour,
+        )
+    accuracy_ax.set_ylim(0, 102)
     accuracy_ax.set_xlabel("epoch")
     accuracy_ax.set_ylabel("classification accuracy (%)")
-    accuracy_ax.set_title("…while test accuracy stops improving")
-    accuracy_ax.legend(loc="lower right")
+    accuracy_ax.set_title("…while the test accuracy stops improving", fontsize=10)
+    accuracy_ax.legend(loc="center right")
     fig.suptitle(
         f"Overfitting: 784-{protocol['hidden_units']}-10 sigmoid net, no regularisation, "
         f"{protocol['train_images']:,} training images (mean and 95% CI over seeds)"
@@ -559,73 +576,100 @@ def figure_overfitting(
     return save(fig, folder, "overfitting")
 
 
+def network_groups(all_epochs: pd.DataFrame) -> list[tuple[str, pd.DataFrame]]:
+    """The models split by training set and width, each with a title: 784-30-10 on 1,000
+    images, 784-100-10 on 1,000 images, 784-100-10 on all 50,000."""
+    groups = all_epochs.groupby(["part", "hidden", "train_images"], sort=False)
+    return [
+        (f"784-{hidden}-10 on {images:,} training images", group)
+        for (_, hidden, images), group in groups
+    ]
+
+
 def figure_regularisers(table: pd.DataFrame, scale: str, folder: Path) -> list[Path]:
-    """Per width of the 1,000-image part: training cost, test accuracy and ‖w‖ per variant."""
-    all_epochs = curves(table)
-    small = all_epochs[all_epochs.part == SMALL_DATA]
-    widths = sorted(small.hidden.unique())
+    """Per network and training set: training cost and test accuracy per variant."""
+    groups = network_groups(curves(table))
     palette = colours(table)
-    panels = (
-        ("train_cost", "training cost C₀ (log scale)", True, 1.0),
-        ("test_accuracy", "test accuracy (%)", False, 100.0),
-        ("weight_norm", "weight norm ‖w‖₂ (log scale)", True, 1.0),
-    )
-    fig, axes = plt.subplots(len(widths), 3, figsize=(15, 4.2 * len(widths)), squeeze=False)
-    for row_axes, width in zip(axes, widths):
-        group = small[small.hidden == width]
-        for ax, (metric, ylabel, log, factor) in zip(row_axes, panels):
-            for variant, model in group.groupby("variant", sort=False):
-                summary = summarise(model.assign(value=factor * model[metric]), ["epoch"])
-                label = label_of(model.iloc[0])
-                line_with_band(ax, summary["epoch"], summary, color=palette[label], label=label,
-                               linewidth=1.2)
-            if log:
-                ax.set_yscale("log")
+    fig, axes = plt.subplots(len(groups), 2, figsize=(13, 3.6 * len(groups)), squeeze=False)
+    for (title, group), (cost_ax, accuracy_ax) in zip(groups, axes):
+        for _, model in group.groupby("variant", sort=False):
+            label = label_of(model.iloc[0])
+            style = {"color": palette[label], "label": label, "linewidth": 1.2}
+            cost = summarise(model.assign(value=model["train_cost"]), ["epoch"])
+            line_with_band(cost_ax, cost["epoch"], cost, **style)
+            accuracy = summarise(model.assign(value=100 * model["test_accuracy"]), ["epoch"])
+            line_with_band(accuracy_ax, accuracy["epoch"], accuracy, **style)
+        cost_ax.set_yscale("log")
+        cost_ax.set_ylabel("training cost C₀ (log scale)")
+        accuracy_ax.set_ylabel("test accuracy (%)")
+        trained = group[group.epoch > 0]
+        accuracy_ax.set_ylim(
+            100 * trained.test_accuracy.quantile(0.02) - 2,
+            min(100.0, 100 * trained.test_accuracy.max() + 2),
+        )
+        for ax in (cost_ax, accuracy_ax):
+            ax.set_title(title, fontsize=10)
             ax.set_xlabel("epoch")
-            ax.set_ylabel(ylabel)
-            ax.set_title(f"784-{width}-10", fontsize=10)
-        row_axes[1].legend(fontsize=7, loc="lower right")
-    test_low = 100 * small.test_accuracy.quantile(0.02)
-    for ax in axes[:, 1]:
-        ax.set_ylim(bottom=max(0.0, test_low - 2))
+        accuracy_ax.legend(fontsize=8, loc="center left", bbox_to_anchor=(1.02, 0.5))
     fig.suptitle(
-        "Regularisation on 1,000 training images: training cost, test accuracy and weight norm "
-        "per variant (mean and 95% CI over seeds)" + scale_note(scale),
+        "Training cost and test accuracy per regularisation (mean and 95% CI over seeds)"
+        + scale_note(scale),
         fontsize=11,
     )
     return save(fig, folder, "regularisers_over_training")
 
 
+def bars_with_ci(ax: plt.Axes, summary: pd.DataFrame, colours_: list[Any], digits: int) -> None:
+    """Horizontal bars of the means with their 95% CI, the mean written beside each bar."""
+    ys = np.arange(len(summary))
+    errors = np.vstack([summary["mean"] - summary["low"], summary["high"] - summary["mean"]])
+    ax.barh(
+        ys,
+        summary["mean"],
+        color=colours_,
+        alpha=0.8,
+        xerr=np.nan_to_num(errors),
+        capsize=2,
+        error_kw={"linewidth": 0.8},
+    )
+    ends = np.fmax(summary["mean"], summary["high"].fillna(summary["mean"]))
+    for y, mean, end in zip(ys, summary["mean"], ends):
+        ax.annotate(
+            f"{mean:.{digits}f}",
+            (end, y),
+            xytext=(3, 0),
+            textcoords="offset points",
+            va="center",
+            fontsize=7,
+        )
+    ax.grid(axis="y", visible=False)
+
+
 def figure_gap(table: pd.DataFrame, scale: str, folder: Path) -> list[Path]:
-    """Final test accuracy and train–test gap of every variant, bars with 95% CI over seeds."""
+    """Per variant at the last epoch: test accuracy, train–test gap and ‖w‖, with 95% CI."""
     final = final_epoch(table)
-    order = variants(table)["variant"].tolist()
+    rows = variants(table).set_index("variant")
+    order = rows.index.tolist()
     palette = colours(table)
-    fig, axes = plt.subplots(1, 2, figsize=(12, 0.32 * len(order) + 1.8), sharey=True)
-    for ax, metric, xlabel in (
-        (axes[0], "test_accuracy", "test accuracy at the last epoch (%)"),
-        (axes[1], "gap", "train − test accuracy at the last epoch (points)"),
-    ):
-        summary = summarise(final.assign(value=100 * final[metric]), ["variant"])
-        summary = summary.set_index("variant").loc[order]
-        ys = np.arange(len(order))
-        rows = variants(table).set_index("variant").loc[order]
-        bar_colours = [palette[label_of(row)] for row in rows.itertuples()]
-        errors = np.vstack([summary["mean"] - summary["low"], summary["high"] - summary["mean"]])
-        ax.barh(ys, summary["mean"], color=bar_colours, alpha=0.75,
-                xerr=np.nan_to_num(errors), capsize=2)
-        for y, value in zip(ys, summary["mean"]):
-            ax.annotate(f"{value:.1f}", (value, y), xytext=(4, -3), textcoords="offset points",
-                        fontsize=7)
-        ax.set_xlabel(xlabel)
-        ax.grid(axis="y", visible=False)
+    bar_colours = [palette[label_of(row)] for row in rows.itertuples()]
+    fig, axes = plt.subplots(1, 3, figsize=(14, 0.3 * len(order) + 1.9), sharey=True)
+    panels = (
+        ("test_accuracy", 100.0, "test accuracy (%)", 1),
+        ("gap", 100.0, "train − test accuracy (points)", 1),
+        ("weight_norm", 1.0, "weight norm ‖w‖₂ (log scale)", 0),
+    )
+    for ax, (metric, factor, xlabel, digits) in zip(axes, panels):
+        summary = summarise(final.assign(value=factor * final[metric]), ["variant"])
+        bars_with_ci(ax, summary.set_index("variant").loc[order], bar_colours, digits)
+        ax.set_xlabel(f"{xlabel} at the last epoch")
     low = 100 * final.test_accuracy.min()
-    axes[0].set_xlim(left=max(0.0, 5 * math.floor((low - 5) / 5)))
+    axes[0].set_xlim(max(0.0, 10 * math.floor(low / 10) - 10), 100)
+    axes[2].set_xscale("log")
     axes[0].set_yticks(np.arange(len(order)), order, fontsize=8)
     axes[0].invert_yaxis()
     fig.suptitle(
-        "Generalisation per variant (mean and 95% CI over seeds); 'full data' = all training images"
-        + scale_note(scale),
+        "Generalisation per variant (mean and 95% CI over seeds); "
+        "'full data' = all the training images" + scale_note(scale),
         fontsize=10,
     )
     return save(fig, folder, "train_test_gap")
@@ -648,7 +692,7 @@ def figure_weight_histograms(
     initial = shown[(shown.epoch == 0) & (shown.regulariser == UNREGULARISED)]
     drawn = [("at initialisation", initial, "grey", "--")]
     final = final_weight_histograms(shown)
-    for variant, group in final.groupby("variant", sort=False):
+    for _, group in final.groupby("variant", sort=False):
         label = label_of(group.iloc[0])
         drawn.append((f"{label}, after training", group, palette[label], "-"))
     for name, group, colour, style in drawn:
@@ -657,9 +701,10 @@ def figure_weight_histograms(
         )
         summary = summarise(fractions, ["w_low", "w_high"]).sort_values("w_low")
         edges = np.append(summary["w_low"].to_numpy(float), summary["w_high"].iloc[-1])
-        edges[0], edges[-1] = edges[1] / 10 ** 0.25, edges[-2] * 10**0.25
-        ax.stairs(100 * summary["mean"], edges, color=colour, linestyle=style, linewidth=1.6,
-                  label=name)
+        edges[0], edges[-1] = edges[1] / 10**0.25, edges[-2] * 10**0.25
+        ax.stairs(
+            100 * summary["mean"], edges, color=colour, linestyle=style, linewidth=1.6, label=name
+        )
     ax.set_xscale("log")
     ax.set_xlabel("weight magnitude |w| (log scale; the outer bins also hold |w| < 10⁻⁶ and > 100)")
     ax.set_ylabel("share of the weights per bin (%, 4 bins per decade)")
@@ -695,10 +740,15 @@ def figure_early_stopping(
         offset = 0.15 * (index - 0.5)
         accuracy = group.groupby("variant")["test_at_stop"].mean().loc[order]
         epoch = group.groupby("variant")["stop_epoch"].mean().loc[order]
-        style = {"marker": markers.get(patience, "o"), "facecolors": "none",
-                 "edgecolors": f"C{index}", "zorder": 4}
-        accuracy_ax.scatter(100 * accuracy, ys + offset, label=f"early stop, patience {patience}",
-                            **style)
+        style = {
+            "marker": markers.get(patience, "o"),
+            "facecolors": "none",
+            "edgecolors": f"C{index}",
+            "zorder": 4,
+        }
+        accuracy_ax.scatter(
+            100 * accuracy, ys + offset, label=f"early stop, patience {patience}", **style
+        )
         epoch_ax.scatter(epoch, ys + offset, label=f"stop epoch, patience {patience}", **style)
     best = first.groupby("variant")["best_epoch"].mean().loc[order]
     epoch_ax.scatter(best, ys, marker="*", color="gold", label="best test epoch", zorder=3)
