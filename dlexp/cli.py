@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -126,24 +127,21 @@ def run(
 ) -> None:
     """Train, measure, check the lecture's claims and write results/<experiment>/<scale>/."""
     reporter = Reporter(quiet=quiet or quiet_by_default())
-    torch_device = guarded(lambda: pick_device(device))
-    overrides = list(set_ or [])
+    run_one = functools.partial(
+        run_experiment,
+        scale=scale,
+        overrides=list(set_ or []),
+        seeds=seeds,
+        device=guarded(lambda: pick_device(device)),
+        out=out,
+        reporter=reporter,
+        data_dir=data_dir,
+    )
     if name == "all":
-        run_all(scale, seeds, torch_device, overrides, out, data_dir, reporter)
+        run_all(run_one, scale, reporter)
         return
     experiment = guarded(lambda: load(name))
-    result: RunResult = guarded(
-        lambda: run_experiment(
-            experiment,
-            scale=scale,
-            overrides=overrides,
-            seeds=seeds,
-            device=torch_device,
-            out=out,
-            reporter=reporter,
-            data_dir=data_dir,
-        )
-    )
+    result: RunResult = guarded(lambda: run_one(experiment))
     print_result(result)
     if not all(v.passed for v in result.verdicts):
         raise typer.Exit(1)
@@ -169,56 +167,44 @@ def print_result(result: RunResult) -> None:
         )
 
 
-def run_all(
-    scale: str,
-    seeds: int | None,
-    device: Any,
-    overrides: list[str],
-    out: Path,
-    data_dir: Path | None,
-    reporter: Reporter,
-) -> None:
-    """Every declared experiment in turn; one failure does not stop the others."""
+def run_all(run_one: Callable[[Experiment], RunResult], scale: str, reporter: Reporter) -> None:
+    """Every declared experiment in turn under one progress display; one failure does not stop
+    the others, and the exit code says whether every claim held."""
     experiments = guarded(load_all)
     summary = Table(title=f"dlexp run all ({scale} scale)")
     for column in ("experiment", "passed", "failed", "wall time", "status"):
         summary.add_column(column)
     all_passed = True
-    for index, experiment in enumerate(experiments, start=1):
-        out_console.rule(f"[{index}/{len(experiments)}] {experiment.name}")
-        clock = time.perf_counter()
-        try:
-            result = run_experiment(
-                experiment,
-                scale=scale,
-                overrides=overrides,
-                seeds=seeds,
-                device=device,
-                out=out,
-                reporter=reporter,
-                data_dir=data_dir,
-            )
-        except USER_ERRORS as error:
-            err_console.print(f"[bold red]error:[/] {experiment.name}: {error}", highlight=False)
+    with reporter.session():
+        overall = reporter.task("all experiments", len(experiments))
+        for experiment in experiments:
+            clock = time.perf_counter()
+            try:
+                result = run_one(experiment)
+            except KeyboardInterrupt:
+                err_console.print("interrupted: the experiment in progress wrote nothing.")
+                raise typer.Exit(130) from None
+            except Exception as error:  # one broken experiment must not stop the others
+                err_console.print(
+                    f"[bold red]error:[/] {experiment.name}: {error}", highlight=False
+                )
+                elapsed = f"{time.perf_counter() - clock:.1f} s"
+                summary.add_row(experiment.name, "-", "-", elapsed, "error")
+                all_passed = False
+                overall(1)
+                continue
+            overall(1)
+            print_result(result)
+            passed = sum(v.passed for v in result.verdicts)
+            failed = len(result.verdicts) - passed
+            all_passed &= failed == 0
             summary.add_row(
-                experiment.name, "-", "-", f"{time.perf_counter() - clock:.1f} s", "error"
+                experiment.name,
+                str(passed),
+                str(failed),
+                f"{result.wall_seconds:.1f} s",
+                "all claims hold" if failed == 0 else "claims failed",
             )
-            all_passed = False
-            continue
-        except KeyboardInterrupt:
-            err_console.print("interrupted: the experiment in progress wrote nothing.")
-            raise typer.Exit(130) from None
-        print_result(result)
-        passed = sum(v.passed for v in result.verdicts)
-        failed = len(result.verdicts) - passed
-        all_passed &= failed == 0
-        summary.add_row(
-            experiment.name,
-            str(passed),
-            str(failed),
-            f"{result.wall_seconds:.1f} s",
-            "all claims hold" if failed == 0 else "claims failed",
-        )
     out_console.print(summary)
     if not all_passed:
         raise typer.Exit(1)

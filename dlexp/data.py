@@ -304,7 +304,13 @@ def _to_split(images: torch.Tensor, labels: torch.Tensor) -> Split:
 
 def _download(folder: Path, searched: list[Path], progress: bool) -> dict[str, Path]:
     """Download the archives missing from folder, with an optional progress bar."""
-    folder.mkdir(parents=True, exist_ok=True)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise DataError(
+            f"MNIST was not found in {_describe(searched)} and the download folder {folder} cannot "
+            f"be created ({error.strerror}); {_HOW_TO_FIX}."
+        ) from None
     columns = (TextColumn("{task.description}"), BarColumn(), DownloadColumn())
     with Progress(*columns, TransferSpeedColumn(), disable=not progress) as bar:
         for stem, md5 in _MD5.items():

@@ -72,7 +72,8 @@ class Reporter:
 
     @contextmanager
     def session(self) -> Iterator[Reporter]:
-        if self.quiet:
+        """One live progress display; nested sessions share the outer one."""
+        if self.quiet or self.progress is not None:
             yield self
             return
         self.progress = Progress(

@@ -13,6 +13,7 @@ One step of mini-batch gradient descent with the lectures' L2 and L1 penalties (
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -60,16 +61,26 @@ def train(
     workers = cpu_workers(device)
     chunks = [chunk for group in stacks(specs) for chunk in split(group, workers)]
 
+    stop = threading.Event()
+
     def train_chunk(chunk: list[ModelSpec]) -> pd.DataFrame:
         net = StackedMLP(chunk, device)
-        return train_stack(net, data, schedule, measures, advance=advance)
+        return train_stack(net, data, schedule, measures, advance=advance, stop=stop)
 
     if workers == 1 or len(chunks) == 1:
         tables = [train_chunk(chunk) for chunk in chunks]
     else:
         with ThreadPoolExecutor(workers) as pool:
-            tables = list(pool.map(train_chunk, chunks))
+            try:
+                tables = list(pool.map(train_chunk, chunks))
+            except BaseException:
+                stop.set()  # e.g. Ctrl-C: the other threads stop at their next step
+                raise
     return pd.concat(tables, ignore_index=True)
+
+
+class Stopped(Exception):
+    """Training was stopped because another thread of the same run failed or was interrupted."""
 
 
 def cpu_workers(device: torch.device) -> int:
@@ -103,8 +114,10 @@ def train_stack(
     measures: list[Measure],
     *,
     advance: Advance | None = None,
+    stop: threading.Event | None = None,
 ) -> pd.DataFrame:
-    """Train one stack for `schedule.epochs` epochs, measuring before training and after epochs."""
+    """Train one stack for `schedule.epochs` epochs, measuring before training and after epochs;
+    a set `stop` event ends it at the next step."""
     data = data.to(net.device)
     targets = net.targets(data.labels)
     sgd_step = SGDStep(net, n=len(data))
@@ -114,6 +127,8 @@ def train_stack(
             x = data.images.index_select(0, rows).view(net.n_models, -1, data.images.shape[1])
             y = targets.index_select(0, rows).view(net.n_models, -1, targets.shape[1])
             sgd_step(net.forward(x, masks), y, masks)
+            if stop is not None and stop.is_set():
+                raise Stopped
             if advance is not None:
                 advance(net.n_models)
         if schedule.measured(epoch):

@@ -254,12 +254,13 @@ def variants(table: pd.DataFrame) -> pd.DataFrame:
 
 
 def curves(table: pd.DataFrame) -> pd.DataFrame:
-    """One row per model and epoch, a column per per-epoch metric, plus the variant's params."""
+    """One row per model and epoch, a column per per-epoch metric, plus the variant's params;
+    the variants in the order they were trained."""
     rows = table[table.metric.isin(CURVES)]
     wide = rows.pivot(index=["variant", "seed", "epoch"], columns="metric", values="value")
     wide = wide.reset_index()
     wide["gap"] = wide["train_accuracy"] - wide["test_accuracy"]
-    return wide.merge(variants(table), on="variant")
+    return variants(table).merge(wide, on="variant")
 
 
 def final_epoch(table: pd.DataFrame) -> pd.DataFrame:
@@ -656,7 +657,7 @@ def figure_gap(table: pd.DataFrame, scale: str, folder: Path) -> list[Path]:
     panels = (
         ("test_accuracy", 100.0, "test accuracy (%)", 1),
         ("gap", 100.0, "train − test accuracy (points)", 1),
-        ("weight_norm", 1.0, "weight norm ‖w‖₂ (log scale)", 0),
+        ("weight_norm", 1.0, "weight norm ‖w‖₂", 0),
     )
     for ax, (metric, factor, xlabel, digits) in zip(axes, panels):
         summary = summarise(final.assign(value=factor * final[metric]), ["variant"])
@@ -664,7 +665,6 @@ def figure_gap(table: pd.DataFrame, scale: str, folder: Path) -> list[Path]:
         ax.set_xlabel(f"{xlabel} at the last epoch")
     low = 100 * final.test_accuracy.min()
     axes[0].set_xlim(max(0.0, 10 * math.floor(low / 10) - 10), 100)
-    axes[2].set_xscale("log")
     axes[0].set_yticks(np.arange(len(order)), order, fontsize=8)
     axes[0].invert_yaxis()
     fig.suptitle(
