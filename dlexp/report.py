@@ -19,6 +19,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
+
 import dlexp
 from dlexp.claims import Verdict, check_claims
 from dlexp.registry import (
@@ -34,6 +36,8 @@ from dlexp.results import FIGURES, atomic_folder, finished_runs, read_info, read
 
 MARKDOWN_FILE = "REPORT.md"
 HTML_FILE = "report.html"
+MEASURED = "measured: mean ± 95% CI over seeds"
+SUMMARY_HEADER = ["experiment", "scale", "claim", "verdict", MEASURED, "lecture"]
 
 
 @dataclass(frozen=True)
@@ -42,8 +46,8 @@ class Setting:
 
     key: str
     value: Any
-    lecture: Any = None
-    changed: bool = False
+    lecture: Any
+    changed: bool
 
 
 @dataclass(frozen=True)
@@ -62,7 +66,7 @@ class Run:
 
     @property
     def scale(self) -> str:
-        return str(self.info.get("scale", self.folder.name))
+        return str(self.info["scale"])
 
     @property
     def anchor(self) -> str:
@@ -88,7 +92,16 @@ class Run:
             return f"{self.scale} scale: code path only"
         if self.declaration is None:
             return f"{self.scale}: declaration not found"
-        return f"{self.scale}, changed protocol: not the lecture's"
+        return f"{self.scale}, changed protocol"
+
+    @property
+    def qualifier(self) -> str:
+        """What marks this run's verdicts in tables; empty for the lecture's protocol."""
+        if self.reproduces_lecture:
+            return ""
+        if self.scale != DEFAULT_SCALE:
+            return f"at {self.scale} scale"
+        return "as recorded" if self.declaration is None else "changed protocol"
 
     @property
     def caveat(self) -> str:
@@ -112,7 +125,7 @@ class Run:
             if s.changed
         )
         return (
-            f"Lecture scale with a changed protocol ({changes}): its verdicts do not reproduce "
+            f"Lecture scale with a changed protocol: {changes}. Its verdicts do not reproduce "
             "the lecture."
         )
 
@@ -149,7 +162,7 @@ def missing_results(name: str, out: Path, present: list[str]) -> str:
     """One sentence for a named experiment that has no results under `out`."""
     if name in available():
         return f"no results for {name} under {out}/; run `dlexp run {name} --out {out}` first."
-    close = difflib.get_close_matches(name, sorted({*available(), *present}), n=3, cutoff=0.4)
+    close = difflib.get_close_matches(name, sorted({*available(), *present}), n=3)
     hint = f"did you mean {' or '.join(close)}? " if close else ""
     return f"unknown experiment {name!r}; {hint}`dlexp list` shows all of them."
 
@@ -159,7 +172,7 @@ def regenerate(folder: Path) -> Run:
     try:
         info = read_info(folder)
         table = read_table(folder)
-        name = str(info["experiment"])
+        name, protocol, scale = str(info["experiment"]), info["protocol"], str(info["scale"])
     except (OSError, ValueError, KeyError) as error:
         raise ExperimentError(
             f"cannot read the run in {folder}/ ({error}); run that experiment again."
@@ -170,7 +183,6 @@ def regenerate(folder: Path) -> Run:
     figures = sorted((folder / FIGURES).glob("*.png"))
     verdicts = recorded
     if declaration is not None:
-        protocol, scale = info["protocol"], info["scale"]
         try:
             figures = redraw(declaration, table, protocol, scale, folder / FIGURES)
         except Exception as error:
@@ -188,7 +200,7 @@ def regenerate(folder: Path) -> Run:
         folder=folder,
         info=info,
         declaration=declaration,
-        protocol=settings(info.get("protocol", {}), declaration),
+        protocol=settings(protocol, declaration),
         verdicts=verdicts,
         recorded={v.id: v.passed for v in recorded},
         figures=figures,
@@ -208,7 +220,7 @@ def shipped_declaration(name: str) -> Experiment | None:
 
 
 def redraw(
-    declaration: Experiment, table: Any, protocol: dict[str, Any], scale: str, target: Path
+    declaration: Experiment, table: pd.DataFrame, protocol: dict[str, Any], scale: str, target: Path
 ) -> list[Path]:
     """The finding's figures drawn afresh from the table; they replace `target` only when all
     are drawn. Returns the PNGs in the finding's order."""
@@ -385,7 +397,7 @@ def md_table(header: list[str], rows: Iterable[list[str]]) -> list[str]:
 def md_verdict(run: Run, verdict: Verdict) -> str:
     if run.reproduces_lecture:
         return f"**{verdict.label}**"
-    return f"{verdict.label} (at {run.scale} scale)"
+    return f"{verdict.label} ({run.qualifier})"
 
 
 def markdown_report(runs: list[Run], out: Path, not_run: list[str]) -> str:
@@ -402,14 +414,7 @@ def markdown_report(runs: list[Run], out: Path, not_run: list[str]) -> str:
     lines += [f"- **problem** in {run.experiment} ({run.scale}): {md(p)}" for run, p in problems]
     lines += [""] if problems else []
     lines += md_table(
-        [
-            "experiment",
-            "scale",
-            "claim",
-            "verdict",
-            "measured: mean ± 95% CI over seeds",
-            "lecture",
-        ],
+        SUMMARY_HEADER,
         (
             [
                 run.experiment,
@@ -456,14 +461,14 @@ def markdown_run(run: Run, out: Path) -> list[str]:
             [s.key, md(value_text(s.value)), md(value_text(s.lecture)) if s.changed else ""]
             for s in run.protocol
         )
-        lines += md_table(["parameter", "this run", "lecture protocol (where different)"], rows)
+        lines += md_table(["parameter", "this run", "lecture, if different"], rows)
     else:
         lines += md_table(
             ["parameter", "value"], ([s.key, md(value_text(s.value))] for s in run.protocol)
         )
     lines += ["#### Claims", ""]
     lines += md_table(
-        ["claim", "verdict", "measured: mean ± 95% CI over seeds", "lecture"],
+        ["claim", "verdict", MEASURED, "lecture"],
         (
             [v.id, md_verdict(run, v), md(v.measured()), md(v.reference or "n/a")]
             for v in run.verdicts
@@ -493,6 +498,8 @@ def caption(figure: Path) -> str:
 
 # HTML
 
+PROTOCOL_ROWS = 10  # a longer protocol is shown as two tables side by side
+
 STYLE = """
 :root { --pass: #1a7f37; --fail: #cf222e; --line: #d0d7de; --muted: #57606a;
         --soft: #f6f8fa; --warn: #fff8c5; --warn-edge: #bf8700; }
@@ -519,8 +526,9 @@ th, td { border: 1px solid var(--line); padding: 5px 9px; text-align: left; vert
 .nowrap { white-space: nowrap; }
 th { background: var(--soft); font-weight: 600; }
 td.num { white-space: nowrap; }
-table.settings { width: auto; min-width: 50%; }
-table.settings td:first-child { white-space: nowrap; }
+table.settings { width: auto; }
+.side-by-side { display: flex; flex-wrap: wrap; gap: 0 28px; align-items: flex-start; }
+table.settings td { white-space: nowrap; }
 td.changed { background: var(--warn); }
 tr.indicative td { background: #fbfbfc; }
 .verdict { display: inline-block; min-width: 3.6em; text-align: center; font-weight: 700;
@@ -602,14 +610,7 @@ def html_report(runs: list[Run], out: Path, not_run: list[str]) -> str:
         tag("ul", "".join(tag("li", note) for note in notes), class_="notes"),
         *problems,
         html_table(
-            [
-                "experiment",
-                "scale",
-                "claim",
-                "verdict",
-                "measured: mean ± 95% CI over seeds",
-                "lecture",
-            ],
+            SUMMARY_HEADER,
             summary_rows,
         ),
     ]
@@ -640,7 +641,7 @@ def summary_rows_of(run: Run) -> list[str]:
             + tag("td", esc(v.id), class_="nowrap")
             + tag("td", verdict_badge(v))
             + tag("td", esc(v.measured()), class_="num")
-            + tag("td", esc(v.reference or "n/a")),
+            + tag("td", inline(v.reference or "n/a")),
             class_=row_class(run),
         )
         for index, v in enumerate(run.verdicts)
@@ -654,11 +655,11 @@ def html_experiment(name: str, runs: list[Run]) -> str:
         tag("p", f"experiment <code>{esc(name)}</code>", class_="name"),
     ]
     if declaration is not None:
-        quote = esc(declaration.claim) + tag("footer", "— " + esc(source_text(declaration)))
+        quote = inline(declaration.claim) + tag("footer", "— " + inline(source_text(declaration)))
         parts.append(tag("blockquote", quote))
         if declaration.reference:
             rows = (
-                tag("tr", tag("td", esc(key)) + tag("td", esc(value)))
+                tag("tr", tag("td", inline(key)) + tag("td", inline(str(value))))
                 for key, value in declaration.reference.items()
             )
             parts += [tag("h4", "The lecture’s numbers"), html_table(["quantity", "lecture"], rows)]
@@ -685,11 +686,11 @@ def html_run(run: Run) -> str:
             "tr",
             tag(
                 "td",
-                f"<b>{esc(v.id)}</b>: {esc(v.text)}"
-                + tag("div", "detail: " + esc(v.detail) + note_text(run, v), class_="detail"),
+                f"<b>{esc(v.id)}</b>: {inline(v.text)}"
+                + tag("div", "detail: " + inline(v.detail) + note_text(run, v), class_="detail"),
             )
             + tag("td", esc(v.measured()), class_="num")
-            + tag("td", esc(v.reference or "n/a"))
+            + tag("td", inline(v.reference or "n/a"))
             + tag("td", verdict_badge(v)),
             class_=row_class(run),
         )
@@ -697,9 +698,7 @@ def html_run(run: Run) -> str:
     )
     parts += [
         tag("h4", "Claims"),
-        html_table(
-            ["claim", "measured: mean ± 95% CI over seeds", "lecture", "verdict"], claim_rows
-        ),
+        html_table(["claim", MEASURED, "lecture", "verdict"], claim_rows),
         tag("h4", "Figures"),
         *(html_figure(figure) for figure in run.figures),
         tag("h4", "Provenance"),
@@ -718,23 +717,28 @@ def note_text(run: Run, verdict: Verdict) -> str:
 
 
 def html_protocol(run: Run) -> str:
-    if not run.changed_keys:
-        rows = (
+    """The protocol as one table, split side by side when long, so that it stays short."""
+    if run.changed_keys:
+        header = ["parameter", "this run", "lecture, if different"]
+        rows = [
+            tag(
+                "tr",
+                tag("td", esc(s.key))
+                + tag("td", esc(value_text(s.value)), class_="changed" if s.changed else "")
+                + tag("td", esc(value_text(s.lecture)) if s.changed else ""),
+            )
+            for s in run.protocol
+        ]
+    else:
+        header = ["parameter", "value"]
+        rows = [
             tag("tr", tag("td", esc(s.key)) + tag("td", esc(value_text(s.value))))
             for s in run.protocol
-        )
-        return html_table(["parameter", "value"], rows, class_="settings")
-    rows = (
-        tag(
-            "tr",
-            tag("td", esc(s.key))
-            + tag("td", esc(value_text(s.value)), class_="changed" if s.changed else "")
-            + tag("td", esc(value_text(s.lecture)) if s.changed else ""),
-        )
-        for s in run.protocol
-    )
-    header = ["parameter", "this run", "lecture protocol (where different)"]
-    return html_table(header, rows, class_="settings")
+        ]
+    middle = (len(rows) + 1) // 2
+    halves = [rows] if len(rows) <= PROTOCOL_ROWS else [rows[:middle], rows[middle:]]
+    tables = "".join(html_table(header, half, class_="settings") for half in halves)
+    return tag("div", tables, class_="side-by-side")
 
 
 def html_figure(figure: Path) -> str:

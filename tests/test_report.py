@@ -73,7 +73,7 @@ def reported(tiny_results: Path, tmp_path_factory) -> Path:
     shutil.rmtree(out / EXPERIMENT / "tiny" / "figures")
     result = report(out)
     assert result.exit_code == 0, result.output
-    assert result.stdout.split() == ["wrote", f"{out}/REPORT.md", "wrote", f"{out}/report.html"]
+    assert "".join(result.stdout.split()) == f"wrote{out}/REPORT.mdwrote{out}/report.html"
     return out
 
 
@@ -156,6 +156,24 @@ def test_claims_are_rechecked_and_a_renamed_copy_shows_its_recorded_verdicts(res
     assert "my-copy" in markdown and EXPERIMENT not in markdown
 
 
+def test_a_figure_or_check_failing_on_the_csv_is_reported_not_fatal(results):
+    """A CSV the finding's code cannot read: the report still comes out, with the figures and
+    verdicts recorded at run time and each problem shown at the top and in the run's section."""
+    folder = results / EXPERIMENT / "tiny"
+    table = pd.read_csv(folder / "metrics.csv")
+    table[table.part == "exploding"].to_csv(folder / "metrics.csv", index=False)
+    assert report(results).exit_code == 0
+    markdown, page = texts(results)
+    for problem in ("figures not regenerated", "claims not re-checked"):
+        assert markdown.count(problem) == 2 and page.count(problem) == 2
+    assert page.count("data:image/png;base64,") == 3
+    recorded = json.loads((folder / "run.json").read_text())["claims"]
+    summary = markdown.split("\n## ")[1]
+    for claim in recorded:
+        label = "PASS" if claim["passed"] else "FAIL"
+        assert f"| {claim['id']} | {label} (at tiny scale) |" in summary
+
+
 def test_only_the_lecture_protocol_unchanged_reproduces_the_lecture():
     experiment = load(EXPERIMENT)
     tiny = labelled_run("tiny", experiment.resolve("tiny"))
@@ -167,7 +185,8 @@ def test_only_the_lecture_protocol_unchanged_reproduces_the_lecture():
     shortened = labelled_run("lecture", experiment.resolve("lecture", ["epochs=5"]))
     assert not shortened.reproduces_lecture and shortened.changed_keys == ["epochs"]
     assert "epochs = 5 (lecture: 500)" in shortened.caveat
-    assert shortened.scale_label == "lecture, changed protocol: not the lecture's"
+    assert shortened.scale_label == "lecture, changed protocol"
+    assert shortened.qualifier == "changed protocol" and tiny.qualifier == "at tiny scale"
     unknown = labelled_run("lecture", experiment.resolve("lecture"), found=False)
     assert not unknown.reproduces_lecture and "not regenerated" in unknown.caveat
 

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import matplotlib.pyplot as plt
+import matplotlib.ticker
 import numpy as np
 import pandas as pd
 
@@ -159,17 +160,25 @@ def figure_accuracy_vs_depth(table: pd.DataFrame, scale: str, folder: Path) -> l
 
 
 def figure_accuracy_per_epoch(table: pd.DataFrame, scale: str, folder: Path) -> list[Path]:
+    """Validation error per epoch on a log scale: it shows both the deep nets' slow first
+    epochs (tens of percent) and the tenths of a point that separate the depths at the end."""
     rows = table[table.metric == "validation_accuracy"]
-    rows = rows[rows.epoch > 0].assign(value=lambda r: r["value"] * 100)
+    rows = rows[rows.epoch > 0].assign(value=lambda r: (1 - r["value"]) * 100)
     outputs = list(dict.fromkeys(o for o in OUTPUT_LABELS if o in set(rows.output)))
     fig, axes = plt.subplots(1, len(outputs), figsize=(5.5 * len(outputs), 4.2), sharey=True)
     for ax, output in zip(np.atleast_1d(axes), outputs):
         summary = summarise(rows[rows.output == output], ["depth", "epoch"])
         for depth, group in summary.groupby("depth"):
             line_with_band(ax, group["epoch"], group, label=f"{depth} hidden")
+        ax.set_yscale("log")
+        ax.set_yticks([1, 2, 3, 5, 10, 20, 50, 100])
+        ax.yaxis.set_major_formatter(matplotlib.ticker.FormatStrFormatter("%g"))
+        ax.yaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
         ax.set_title(OUTPUT_LABELS[output])
         ax.set_xlabel("epoch")
-        ax.legend(fontsize=8, loc="lower right")
-    np.atleast_1d(axes)[0].set_ylabel("validation accuracy (%)")
-    fig.suptitle("Validation accuracy per epoch, a line per depth" + scale_note(scale))
-    return save(fig, folder, "validation_accuracy_per_epoch")
+        ax.legend(fontsize=8, loc="upper right")
+    np.atleast_1d(axes)[0].set_ylabel("validation error (%, log scale)")
+    fig.suptitle(
+        "Validation error per epoch, a line per depth (mean, 95% CI band)" + scale_note(scale)
+    )
+    return save(fig, folder, "validation_error_per_epoch")

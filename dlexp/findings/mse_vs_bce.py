@@ -134,7 +134,8 @@ def run(context: RunContext) -> pd.DataFrame:
     neuron, mnist = context.protocol["neuron"], context.protocol["mnist"]
     example = Split(torch.full((1, 1), INPUT_X), torch.tensor([TARGET_Y]))
     net = single_neuron(neuron)
-    advance = context.task("single neuron: gradient descent", neuron["epochs"])
+    steps = total_steps(net.specs, len(example), neuron["epochs"])
+    advance = context.task("single neuron: gradient descent", steps)
     neurons = train_stack(
         net, example, Schedule(neuron["epochs"]), [neuron_readings(example)], advance=advance
     )
@@ -428,12 +429,15 @@ def per_eta_panels(
 
 
 def lines_per_cost(ax: plt.Axes, rows: pd.DataFrame, scale_by: float = 1.0) -> None:
-    """Mean over seeds with its 95% CI band, one line per cost."""
+    """Per cost, the mean over seeds with its 95% CI band, and each seed as a thin line (with
+    three seeds the band is wide; the thin lines show whether one seed or all lag)."""
     for cost in COSTS:
         of_cost = rows[rows.cost == cost].assign(value=lambda r: r["value"] * scale_by)
         if len(of_cost):
             summary = summarise(of_cost, ["epoch"])
             line_with_band(ax, summary["epoch"], summary, color=COLOURS[cost], label=LABELS[cost])
+            for _, seed in of_cost.sort_values("epoch").groupby("seed"):
+                ax.plot(seed.epoch, seed["value"], color=COLOURS[cost], linewidth=0.6, alpha=0.5)
 
 
 def network_title(protocol: dict[str, Any]) -> str:
@@ -453,7 +457,7 @@ def figure_mnist_accuracy(
         ax.axhline(90, color="grey", linestyle=":", linewidth=1)
         ax.set_ylim(0, 100)
         ax.set_xlabel("epoch (0 = untrained)")
-    panels[0][0].set_ylabel("validation accuracy (%), mean ± 95% CI")
+    panels[0][0].set_ylabel("validation accuracy (%): mean ± 95% CI, thin: seeds")
     panels[0][0].legend(fontsize=8, loc="lower right")
     fig.suptitle(f"Validation accuracy.\n{network_title(protocol)}" + scale_note(scale))
     return save(fig, folder, "mnist_validation_accuracy")
@@ -467,7 +471,9 @@ def figure_mnist_output_gradient(
         lines_per_cost(ax, rows)
         ax.set_yscale("log")
         ax.set_xlabel("epoch (0 = untrained)")
-    panels[0][0].set_ylabel(r"mean $|\partial C_x / \partial z^L_j|$ over x and j (log scale)")
+    panels[0][0].set_ylabel(
+        r"mean $|\partial C_x / \partial z^L_j|$ over x, j (log scale; thin: seeds)"
+    )
     panels[0][0].legend(fontsize=8, loc="lower left")
     probe = f"the first {protocol['mnist']['gradient_images']:,} training images"
     fig.suptitle(

@@ -33,6 +33,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import torch
+from matplotlib.ticker import FixedLocator, NullFormatter, ScalarFormatter
 
 from dlexp.claims import Outcome
 from dlexp.data import Split
@@ -45,6 +46,7 @@ from dlexp.trainer import Schedule, accuracy_and_cost, total_steps, train
 SMALL_DATA = "small data"
 FULL_DATA = "full data"
 UNREGULARISED = "unregularised"
+KINDS = [UNREGULARISED, "L2", "L1", "dropout", "dropout + L2"]
 PARAMS = ["part", "regulariser", "hidden", "train_images", "lambda_l2", "lambda_l1", "keep_prob"]
 CURVES = [
     "train_cost",
@@ -163,19 +165,20 @@ def weight_magnitude_counts(weights: list[torch.Tensor]) -> list[int]:
 
 
 class WeightMagnitudeHistogram:
-    """A measure that keeps each model's |w| histogram as first and as last measured: before
-    training and after the final epoch. It reports no per-epoch metric; `rows` gives the two
-    histograms as table rows (metric "weight_count", the bin in columns w_low ≤ |w| < w_high)."""
+    """A measure that keeps each model's weights as first and as last measured: before training
+    and after the final epoch. It reports no per-epoch metric; `rows` gives their |w| histograms
+    as table rows (metric "weight_count", the bin in columns w_low ≤ |w| < w_high)."""
 
     def __init__(self) -> None:
-        self.initial: dict[ModelSpec, list[int]] = {}
-        self.final: dict[ModelSpec, list[int]] = {}
+        self.initial: dict[ModelSpec, list[torch.Tensor]] = {}
+        self.final: dict[ModelSpec, list[torch.Tensor]] = {}
 
     def __call__(self, net: StackedMLP) -> dict[str, torch.Tensor]:
         for m, spec in enumerate(net.specs):
-            counts = weight_magnitude_counts([net.weights[layer][m] for layer in net.own_layers(m)])
-            self.initial.setdefault(spec, counts)
-            self.final[spec] = counts
+            weights = [net.weights[layer][m].clone() for layer in net.own_layers(m)]
+            if spec not in self.initial:
+                self.initial[spec] = weights
+            self.final[spec] = weights
         return {}
 
     def rows(self, final_epoch: int) -> pd.DataFrame:
@@ -192,9 +195,9 @@ class WeightMagnitudeHistogram:
                 "w_high": high,
                 **spec.params,
             }
-            for epoch, histograms in ((0, self.initial), (final_epoch, self.final))
-            for spec, counts in histograms.items()
-            for (low, high), count in zip(bins, counts)
+            for epoch, snapshots in ((0, self.initial), (final_epoch, self.final))
+            for spec, weights in snapshots.items()
+            for (low, high), count in zip(bins, weight_magnitude_counts(weights))
         ]
         return pd.DataFrame(records)
 
@@ -207,9 +210,9 @@ def trained(
     epochs: int,
     held_out: dict[str, Split],
 ) -> pd.DataFrame:
-    """Train `specs` on `images` (one stack per width) recording, after every epoch, cost and
-    accuracy on the training images and the held-out splits and ‖w‖; |w| histograms at the
-    first and the last epoch."""
+    """Train `specs` on `images` in one call (the models of each width stacked), recording after
+    every epoch cost and accuracy on the training images and the held-out splits, and ‖w‖; |w|
+    histograms before training and after the last epoch."""
     advance = context.task(description, total_steps(specs, len(images), epochs))
     histogram = WeightMagnitudeHistogram()
     measures = [accuracy_and_cost({"train": images, **held_out}), weight_norm, histogram]
@@ -249,13 +252,18 @@ def run(context: RunContext) -> pd.DataFrame:
 
 
 def variants(table: pd.DataFrame) -> pd.DataFrame:
-    """One row per variant with its parameters, in the order the variants were trained."""
-    return table.drop_duplicates("variant")[["variant", *PARAMS]].reset_index(drop=True)
+    """One row per variant with its parameters, in the lecture's order: 1,000 images before all
+    of them, narrow before wide, then none, L2 (by λ), L1, dropout, dropout + L2."""
+    rows = table.drop_duplicates("variant")[["variant", *PARAMS]]
+    order = rows.assign(
+        full=rows.part == FULL_DATA, kind=rows.regulariser.map(KINDS.index)
+    ).sort_values(["full", "hidden", "kind", "lambda_l2", "lambda_l1"])
+    return order[["variant", *PARAMS]].reset_index(drop=True)
 
 
 def curves(table: pd.DataFrame) -> pd.DataFrame:
     """One row per model and epoch, a column per per-epoch metric, plus the variant's params;
-    the variants in the order they were trained."""
+    the variants in the order of `variants`."""
     rows = table[table.metric.isin(CURVES)]
     wide = rows.pivot(index=["variant", "seed", "epoch"], columns="metric", values="value")
     wide = wide.reset_index()
@@ -459,8 +467,8 @@ def l1_drives_weights_to_zero(
     l2 = fractions[fractions.regulariser == "L2"]
     pairs = l1.merge(
         l2,
-        left_on=["hidden", "seed", "lambda_l1"],
-        right_on=["hidden", "seed", "lambda_l2"],
+        left_on=["part", "hidden", "seed", "lambda_l1"],
+        right_on=["part", "hidden", "seed", "lambda_l2"],
         suffixes=("_l1", "_l2"),
     )
     differences = pairs.near_zero_l1 - pairs.near_zero_l2
@@ -507,7 +515,7 @@ CHECKS = {
 
 def colours(table: pd.DataFrame) -> dict[str, Any]:
     """One colour per regularisation label, the same in every panel: black for none, blues for
-    L2 (darker = larger λ), orange for L1, greens for dropout."""
+    L2 (darker = larger λ), orange for L1, green for dropout, purple for dropout + L2."""
     labels = {}
     for row in variants(table).itertuples():
         labels[regulariser_label(row.lambda_l2, row.lambda_l1, row.keep_prob)] = row
@@ -528,7 +536,7 @@ def label_of(row: Any) -> str:
 def figures(table: pd.DataFrame, protocol: dict[str, Any], scale: str, folder: Path) -> list[Path]:
     return [
         *figure_overfitting(table, protocol, scale, folder),
-        *figure_regularisers(table, scale, folder),
+        *figure_regularisers(table, protocol, scale, folder),
         *figure_gap(table, scale, folder),
         *figure_weight_histograms(table, protocol, scale, folder),
         *figure_early_stopping(table, protocol, scale, folder),
@@ -587,9 +595,20 @@ def network_groups(all_epochs: pd.DataFrame) -> list[tuple[str, pd.DataFrame]]:
     ]
 
 
-def figure_regularisers(table: pd.DataFrame, scale: str, folder: Path) -> list[Path]:
-    """Per network and training set: training cost and test accuracy per variant."""
-    groups = network_groups(curves(table))
+def other_lambda(row: Any, protocol: dict[str, Any]) -> bool:
+    """Whether a variant is L2 at a λ other than the lecture's (a point of the λ sweep)."""
+    lecture = lecture_lambda(protocol, row.part)
+    return row.regulariser == "L2" and not math.isclose(row.lambda_l2, lecture)
+
+
+def figure_regularisers(
+    table: pd.DataFrame, protocol: dict[str, Any], scale: str, folder: Path
+) -> list[Path]:
+    """Per network and training set: training cost and test accuracy per variant, L2 at the
+    lecture's λ only (every λ of the sweep is in the train_test_gap figure)."""
+    shown = [row.variant for row in variants(table).itertuples() if not other_lambda(row, protocol)]
+    all_epochs = curves(table)
+    groups = network_groups(all_epochs[all_epochs.variant.isin(shown)])
     palette = colours(table)
     fig, axes = plt.subplots(len(groups), 2, figsize=(13, 3.6 * len(groups)), squeeze=False)
     for (title, group), (cost_ax, accuracy_ax) in zip(groups, axes):
@@ -613,8 +632,8 @@ def figure_regularisers(table: pd.DataFrame, scale: str, folder: Path) -> list[P
             ax.set_xlabel("epoch")
         accuracy_ax.legend(fontsize=8, loc="center left", bbox_to_anchor=(1.02, 0.5))
     fig.suptitle(
-        "Training cost and test accuracy per regularisation (mean and 95% CI over seeds)"
-        + scale_note(scale),
+        "Training cost and test accuracy per regularisation, L2 at the lecture's λ "
+        "(mean and 95% CI over seeds)" + scale_note(scale),
         fontsize=11,
     )
     return save(fig, folder, "regularisers_over_training")
@@ -705,6 +724,18 @@ def figure_weight_histograms(
         ax.stairs(
             100 * summary["mean"], edges, color=colour, linestyle=style, linewidth=1.6, label=name
         )
+    l1_step = protocol["eta"] * protocol["l1"] / protocol["train_images"]
+    ax.axvline(l1_step, color="tab:orange", linestyle=":", linewidth=1)
+    ax.annotate(
+        f"one L1 step ηλ/n = {l1_step:.0e}",
+        (l1_step, 0.55),
+        xycoords=("data", "axes fraction"),
+        xytext=(4, 0),
+        textcoords="offset points",
+        va="top",
+        fontsize=8,
+        color="tab:orange",
+    )
     ax.set_xscale("log")
     ax.set_xlabel("weight magnitude |w| (log scale; the outer bins also hold |w| < 10⁻⁶ and > 100)")
     ax.set_ylabel("share of the weights per bin (%, 4 bins per decade)")
@@ -757,6 +788,9 @@ def figure_early_stopping(
     accuracy_ax.set_xlabel("test accuracy (%, mean over seeds)")
     accuracy_ax.legend(fontsize=7, loc="lower left")
     epoch_ax.set_xscale("log")
+    epoch_ax.xaxis.set_major_locator(FixedLocator([1, 2, 5, 10, 20, 50, 100, 200, 400, 1000]))
+    epoch_ax.xaxis.set_major_formatter(ScalarFormatter())
+    epoch_ax.xaxis.set_minor_formatter(NullFormatter())
     epoch_ax.set_xlabel("epoch (log scale, mean over seeds)")
     epoch_ax.legend(fontsize=7, loc="lower right")
     fig.suptitle(
