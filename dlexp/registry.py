@@ -162,19 +162,19 @@ def available() -> dict[str, Path]:
 
 def load(name_or_path: str) -> Experiment:
     """A shipped experiment by name, or a declaration file by path."""
+    shipped = available()
+    if name_or_path in shipped:
+        return parse(shipped[name_or_path])
     path = Path(name_or_path)
     if path.suffix == ".toml" or path.exists():
         if not path.is_file():
             raise ExperimentError(f"no experiment file at {path}; check the path.")
         return parse(path)
-    shipped = available()
-    if name_or_path not in shipped:
-        close = difflib.get_close_matches(name_or_path, shipped, n=3, cutoff=0.4)
-        hint = f"did you mean {' or '.join(close)}? " if close else ""
-        raise ExperimentError(
-            f"unknown experiment {name_or_path!r}; {hint}`dlexp list` shows all of them."
-        )
-    return parse(shipped[name_or_path])
+    close = difflib.get_close_matches(name_or_path, shipped, n=3, cutoff=0.4)
+    hint = f"did you mean {' or '.join(close)}? " if close else ""
+    raise ExperimentError(
+        f"unknown experiment {name_or_path!r}; {hint}`dlexp list` shows all of them."
+    )
 
 
 def load_all() -> list[Experiment]:

@@ -22,6 +22,7 @@ import pandas as pd
 import torch
 
 import dlexp
+from dlexp.trainer import cpu_workers
 
 CORE_COLUMNS = ["variant", "seed", "epoch", "layer", "metric", "value"]
 METRICS = "metrics.csv"
@@ -81,8 +82,13 @@ def read_info(folder: Path) -> dict[str, Any]:
 
 
 def finished_runs(root: Path) -> list[Path]:
-    """Every complete run folder under `root` (both files present), sorted."""
-    return sorted(p.parent for p in root.glob(f"*/*/{RUN_INFO}") if (p.parent / METRICS).exists())
+    """Every complete run folder under `root` (both files present), sorted; the hidden folders of
+    a run being written are skipped."""
+    return sorted(
+        p.parent
+        for p in root.glob(f"*/*/{RUN_INFO}")
+        if (p.parent / METRICS).exists() and not p.parent.name.startswith(".")
+    )
 
 
 def jsonable(value: Any) -> Any:
@@ -106,7 +112,8 @@ def provenance(device: torch.device) -> dict[str, Any]:
         "platform": platform.platform(),
         "device": str(device),
         "device_name": name or platform.machine(),
-        "threads": torch.get_num_threads(),
+        "threads_per_stack": torch.get_num_threads(),
+        "parallel_stacks": cpu_workers(device),
         "commit": git_commit(),
     }
 

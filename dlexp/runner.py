@@ -158,6 +158,8 @@ def run_experiment(
     info = {
         "experiment": experiment.name,
         "title": experiment.title,
+        "declaration": str(experiment.path),
+        "finding": experiment.finding,
         "scale": scale,
         "protocol": protocol,
         "overrides": overrides,

@@ -4,20 +4,19 @@ from __future__ import annotations
 
 import json
 import math
-import os
 from dataclasses import replace
 from pathlib import Path
 
 import pandas as pd
 import pytest
 import torch
-from typer.testing import CliRunner
 
-from dlexp.cli import app
 from dlexp.data import synthetic_classification
 from dlexp.findings import dying_relu
 from dlexp.models import ModelSpec, StackedMLP
 from dlexp.registry import load
+
+from .helpers import dlexp, needs_mnist
 
 DATA = synthetic_classification(120, n_features=20, n_classes=4, seed=1)
 PROTOCOL = load("dying-relu").resolve("lecture")
@@ -77,6 +76,16 @@ def test_still_dead_compares_with_the_previous_measurement_of_the_same_stack():
     values = measure(net)
     assert values["still_dead_fraction"][:, 0].tolist() == [0.5, 0.0]
     assert "still_dead_fraction" not in measure(net_with_one_dead_unit())
+
+
+def test_still_dead_keeps_one_memory_per_stack_when_stacks_are_measured_in_turn():
+    first, second = net_with_one_dead_unit(), net_with_one_dead_unit()
+    measure = dying_relu.dead_units(DATA, gradient_images=60)
+    measure(first)
+    measure(second)
+    second.biases[0][:, 0] = 1000.0
+    assert measure(first)["still_dead_fraction"][:, 0].tolist() == [1.0, 1.0]
+    assert measure(second)["still_dead_fraction"][:, 0].tolist() == [0.0, 0.0]
 
 
 def test_a_diverged_net_has_no_dead_fraction():
@@ -227,11 +236,9 @@ def test_no_gradient_when_dead_fails_on_a_non_zero_relu_gradient():
     assert not check(pd.DataFrame(records), PROTOCOL).passed
 
 
-@pytest.mark.skipif(not os.environ.get("DLEXP_DATA_DIR"), reason="DLEXP_DATA_DIR is not set")
+@needs_mnist
 def test_tiny_run_on_mnist_measures_every_metric_and_draws_from_the_csv(tmp_path: Path):
-    result = CliRunner().invoke(
-        app, ["run", "dying-relu", "--scale", "tiny", "--out", str(tmp_path), "--quiet"]
-    )
+    result = dlexp("run", "dying-relu", "--scale", "tiny", "--out", str(tmp_path), "--quiet")
     assert result.exit_code in (0, 1), result.output
     folder = tmp_path / "dying-relu" / "tiny"
     table = pd.read_csv(folder / "metrics.csv")

@@ -211,7 +211,7 @@ def test_runs_are_sorted_lecture_first_and_unfinished_ones_skipped(tmp_path):
 def test_an_empty_results_folder_says_what_to_run(tmp_path):
     result = report(tmp_path)
     assert result.exit_code == 2
-    message = " ".join(result.stderr.split())
+    [message] = result.stderr.splitlines()
     assert message.startswith(f"error: no results under {tmp_path}/; run `dlexp run all --scale")
     assert not (tmp_path / "REPORT.md").exists()
 
@@ -219,7 +219,7 @@ def test_an_empty_results_folder_says_what_to_run(tmp_path):
 def test_an_unknown_experiment_name_is_one_clear_error(tmp_path):
     result = report(tmp_path, "vanishing-gradients")
     assert result.exit_code == 2
-    message = " ".join(result.stderr.split())
+    [message] = result.stderr.splitlines()
     assert "unknown experiment 'vanishing-gradients'; did you mean vanishing-gradient?" in message
     assert missing_results(EXPERIMENT, tmp_path, []) == (
         f"no results for {EXPERIMENT} under {tmp_path}/; "
@@ -244,4 +244,4 @@ def test_run_all_at_tiny_scale_then_report_names_every_declared_experiment(tmp_p
     for name in available():
         assert f"(`{name}`)" in markdown and f'id="{name}"' in page
     assert "not regenerated" not in markdown and "not re-checked" not in markdown
-    assert "Declared but without results" not in markdown
+    assert "Declared but without results" not in markdown, ran.output  # one raised an error

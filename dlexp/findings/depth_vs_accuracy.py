@@ -152,6 +152,7 @@ def figure_accuracy_vs_depth(table: pd.DataFrame, scale: str, folder: Path) -> l
         label="the slide's number",
     )
     ax.set_xticks(depths)
+    ax.set_ylim(top=min(100.0, ax.get_ylim()[1]), bottom=max(0.0, ax.get_ylim()[0]))
     ax.set_xlabel("number of hidden layers (30 sigmoid units each)")
     ax.set_ylabel("validation accuracy after the last epoch (%)")
     ax.set_title("Depth vs accuracy on MNIST (mean ± 95% CI over seeds)" + scale_note(scale))
@@ -176,6 +177,7 @@ def figure_accuracy_per_epoch(table: pd.DataFrame, scale: str, folder: Path) -> 
         ax.yaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
         ax.set_title(OUTPUT_LABELS[output])
         ax.set_xlabel("epoch")
+        ax.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))
         ax.legend(fontsize=8, loc="upper right")
     np.atleast_1d(axes)[0].set_ylabel("validation error (%, log scale)")
     fig.suptitle(

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from pathlib import Path
 from typing import Any
+from weakref import WeakKeyDictionary
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -106,8 +107,9 @@ def dead_units(data: Split, gradient_images: int) -> Measure:
     `gradient_images` images: exactly 0 for ReLU, α times the error passed back for leaky
     units. Also `diverged` (1 once a parameter is inf/NaN), where the per-layer values are NaN.
 
-    The previous measurement's dead units are kept in this closure, one stack at a time."""
-    previous: dict[str, Any] = {"net": None, "dead": None}
+    The previous measurement's dead units are kept in this closure per stack: `train` may
+    measure several stacks, in parallel threads."""
+    previous: WeakKeyDictionary[StackedMLP, torch.Tensor] = WeakKeyDictionary()
     sample = data.subset(gradient_images)
 
     def measure(net: StackedMLP) -> dict[str, torch.Tensor]:
@@ -119,9 +121,9 @@ def dead_units(data: Split, gradient_images: int) -> Measure:
             "dead_fraction": dead.double().mean(-1),
             "dead_unit_gradient": share(gradient * dead, dead),
         }
-        if previous["net"] is net:
-            values["still_dead_fraction"] = share(previous["dead"] & dead, previous["dead"])
-        previous.update(net=net, dead=dead)
+        if net in previous:
+            values["still_dead_fraction"] = share(previous[net] & dead, previous[net])
+        previous[net] = dead
         values = {name: v.masked_fill(broken, float("nan")) for name, v in values.items()}
         return {**values, "diverged": broken.view(-1).double()}
 
