@@ -228,7 +228,10 @@ class StackedMLP:
         a = x.expand(self.n_models, *x.shape) if x.dim() == 2 else x
         trace = Trace(inputs=a, zs=[], fs=[], activations=[])
         for layer, (weight, bias) in enumerate(zip(self.weights, self.biases)):
-            z = torch.baddbmm(bias.unsqueeze(1), a, weight.mT)
+            if layer == 0 and x.dim() == 2:
+                z = self.shared_input_layer(x)
+            else:
+                z = torch.baddbmm(bias.unsqueeze(1), a, weight.mT)
             if layer == self.n_layers - 1:
                 f = a = self.output_activation(z)
             else:
@@ -254,6 +257,13 @@ class StackedMLP:
         """The predicted class: the most active output unit, or z > 0 for a single neuron."""
         z = trace.zs[-1]
         return (z[..., 0] > 0).long() if self.sizes[-1] == 1 else z.argmax(-1)
+
+    def shared_input_layer(self, x: torch.Tensor) -> torch.Tensor:
+        """z^1 [M, B, out] of every model for one input x [B, in], as one matrix product."""
+        weight, bias = self.weights[0], self.biases[0]
+        m, n_out, n_in = weight.shape
+        z = x @ weight.reshape(m * n_out, n_in).T
+        return z.view(len(x), m, n_out).transpose(0, 1) + bias.unsqueeze(1)
 
     def output_error(self, trace: Trace, y: torch.Tensor) -> torch.Tensor:
         """δ^L = ∂C/∂z^L: a − y for cross-entropy (sigmoid or softmax), (a − y) σ'(z) for MSE."""

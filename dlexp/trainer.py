@@ -153,10 +153,10 @@ class SGDStep:
         self.l1 = any(s.l1 > 0 for s in specs)
         self._ones: dict[int, torch.Tensor] = {}
 
-    def _per_model(self, values: list[float]) -> float | torch.Tensor | None:
+    def _per_model(self, values: list[float]) -> float | torch.Tensor:
         """A scalar when every model shares the value, else a column [M, 1, 1]."""
         if len(set(values)) == 1:
-            return values[0]
+            return float(values[0])
         return torch.tensor(values, device=self.net.device).view(-1, 1, 1)
 
     def ones(self, m: int) -> torch.Tensor:
@@ -203,19 +203,22 @@ def epoch_batches(
 
 
 def epoch_dropout_masks(net: StackedMLP, n: int) -> list[torch.Tensor]:
-    """Per hidden layer [M, n, units]: unit kept (1) with probability p, for each example slot.
+    """Per hidden layer [M, n, units], aligned with the epoch's example order: for each
+    mini-batch, each hidden unit is kept (1) with probability p or deleted (0) for the whole
+    mini-batch, as in the lecture's description of dropout.
 
     A model draws masks for its own hidden layers only; its pass-through layers get ones.
     """
     widths = net.sizes[1:-1]
+    m_size = net.specs[0].batch_size
+    batches = -(-n // m_size)
     per_model = []
     for m, (spec, generator) in enumerate(zip(net.specs, net.generators)):
         layers = [torch.ones(n, w) for w in widths]
         if spec.keep_prob < 1.0:
             for layer in range(net.depths[m]):
-                layers[layer] = (
-                    torch.rand(n, widths[layer], generator=generator) < spec.keep_prob
-                ).float()
+                kept = torch.rand(batches, widths[layer], generator=generator) < spec.keep_prob
+                layers[layer] = kept.float().repeat_interleave(m_size, dim=0)[:n]
         per_model.append(layers)
     return [
         torch.stack([layers[i] for layers in per_model]).to(net.device) for i in range(len(widths))

@@ -159,7 +159,7 @@ def test_dead_fraction_grows_with_eta_leaves_diverged_nets_out():
     outcome = dying_relu.dead_fraction_grows_with_eta(table, PROTOCOL, 0.5, 0.05)
     assert outcome.passed
     assert list(outcome.values) == [0.8, 0.8]
-    assert "1 diverged" in outcome.detail
+    assert "diverged nets left out (seeds): η=1: 1" in outcome.detail
 
 
 def test_leaky_keeps_training_is_checked_at_the_smallest_eta_that_kills_relu_units():
@@ -255,6 +255,10 @@ def test_tiny_run_on_mnist_measures_every_metric_and_draws_from_the_csv(tmp_path
     assert set(table.unit) == {"relu", "leaky"}
     assert set(table.inputs) == {"normalised", "raw"}
     assert set(table[table.metric == "dead_fraction"].layer) == {1, 2, 3}
+    worst = dying_relu.final_worst_relu_layer(table).groupby(level="eta").mean()
+    assert worst[0.5] > worst[0.01] + 0.2  # the larger η kills more units
+    still = table[table.metric == "still_dead_fraction"].value.dropna()
+    assert still.between(0, 1).all()
     claims = {c["id"]: c for c in json.loads((folder / "run.json").read_text())["claims"]}
     assert claims["negative-bias-kills"]["passed"]
     assert claims["no-gradient-when-dead"]["passed"]

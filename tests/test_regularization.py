@@ -125,6 +125,13 @@ def test_l1_drives_more_weights_to_zero_than_l2_on_dead_inputs():
     assert outcome.passed and outcome.values[0] > 35
 
 
+def test_a_log_scale_band_is_the_geometric_mean_and_stays_positive():
+    costs = pd.DataFrame({"epoch": [1, 1, 1], "value": [0.001, 0.1, 10.0]})
+    summary = finding.summarise_on_log_scale(costs, ["epoch"]).iloc[0]
+    assert summary["mean"] == pytest.approx(0.1)
+    assert 0 < summary["low"] < 0.001 and summary["high"] > 10.0
+
+
 def test_near_zero_must_be_a_histogram_edge():
     with pytest.raises(ValueError, match="edge"):
         finding.near_zero_fractions(pd.DataFrame(columns=["metric"]), 0.02)

@@ -148,3 +148,23 @@ def test_per_layer_measures_report_each_models_own_layers():
     table = train(specs, DATA, Schedule(epochs=1), [norms])
     layers = table[table.epoch == 0].groupby("variant")["layer"].apply(sorted).to_dict()
     assert layers == {"v": [1, 2], "deep": [1, 2, 3, 4]}
+
+
+def test_dropout_deletes_a_unit_for_a_whole_mini_batch_with_probability_one_minus_p():
+    from dlexp.trainer import epoch_dropout_masks
+
+    net = StackedMLP([spec(keep_prob=0.5, sizes=(20, 200, 4)), spec(seed=1)])
+    masks = epoch_dropout_masks(net, n=200)[0]  # [M, n, units]
+    batches = masks[0].view(20, 10, 200)
+    assert torch.equal(batches, batches[:, :1].expand_as(batches))  # one mask per mini-batch
+    assert 0.45 < batches[:, 0].mean().item() < 0.55
+    assert torch.equal(masks[1], torch.ones(200, 200))  # p = 1 keeps every unit
+
+
+def test_one_input_for_all_models_gives_the_same_first_layer_as_stacked_inputs():
+    net = StackedMLP([spec(), spec(seed=1), spec(seed=2, sizes=(20, 8, 4))])
+    x = DATA.images[:50]
+    shared = net.forward(x)
+    stacked = net.forward(x.expand(3, *x.shape).contiguous())
+    torch.testing.assert_close(shared.zs[0], stacked.zs[0])
+    torch.testing.assert_close(shared.output, stacked.output)

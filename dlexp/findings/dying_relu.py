@@ -212,8 +212,10 @@ def final_worst_relu_layer(table: pd.DataFrame) -> pd.Series:
 
 
 def left_out(values: pd.Series) -> str:
-    missing = int(values.isna().sum())
-    return f"; {missing} diverged net(s) left out" if missing else ""
+    """`; diverged nets left out (seeds): η=1: 2` — per η, the seeds whose value is NaN."""
+    missing = values[values.isna()].groupby(level="eta").size()
+    counts = ", ".join(f"η={eta:g}: {n}" for eta, n in missing.items())
+    return f"; diverged nets left out (seeds): {counts}" if counts else ""
 
 
 def dead_fraction_grows_with_eta(
@@ -239,27 +241,36 @@ def dead_fraction_grows_with_eta(
 def dead_units_stay_dead(
     table: pd.DataFrame, protocol: dict[str, Any], min_share: float
 ) -> Outcome:
-    """ReLU nets of the η sweep: of the units dead at one measurement, the share still dead at
-    the next, pooled per seed over η, layers and epochs (weighted by how many were dead) —
-    at least `min_share` in every seed."""
-    dead = good_start(metric(table, "dead_fraction"))
-    still = good_start(metric(table, "still_dead_fraction"))
-    keys = ["unit", "eta", "seed", "layer"]
-    earlier = dead.assign(epoch=dead.epoch + 1).set_index([*keys, "epoch"])["value"]
-    pairs = still.set_index([*keys, "epoch"])["value"].to_frame("still")
+    """Of the units of every ReLU net (all starts) that are dead at one measurement, the share
+    still dead at the next, pooled per seed over nets, layers and epochs (weighted by how many
+    were dead), is at least `min_share` in every seed. Diverged nets are left out."""
+    keys = ["unit", "eta", "bias", "inputs", "seed", "layer", "epoch"]
+    dead = metric(table, "dead_fraction")
+    earlier = dead.assign(epoch=dead.epoch + 1).set_index(keys)["value"]
+    pairs = metric(table, "still_dead_fraction").set_index(keys)["value"].to_frame("still")
     pairs["dead_before"] = earlier.reindex(pairs.index)
     pairs = pairs[pairs.dead_before > 0].dropna().reset_index()
     pairs["stayed"] = pairs.still * pairs.dead_before
-    pooled = pairs.groupby(["unit", "seed"])[["stayed", "dead_before"]].sum()
-    shares = pooled.stayed / pooled.dead_before
+
+    def pooled(by: list[str]) -> pd.Series:
+        sums = pairs.groupby(by)[["stayed", "dead_before"]].sum()
+        return sums.stayed / sums.dead_before
+
+    shares = pooled(["unit", "seed"])
     relu = shares.loc["relu"] if "relu" in shares.index else pd.Series(dtype=float)
-    per_layer = pairs[pairs.unit == "relu"].groupby("layer")[["stayed", "dead_before"]].sum()
-    detail = (
-        "ReLU share still dead by layer: "
-        + ", ".join(f"{layer}: {r.stayed / r.dead_before:.3f}" for layer, r in per_layer.iterrows())
-        + "; never-positive leaky units still never positive: "
-        + (f"{shares.loc['leaky'].mean():.3f}" if "leaky" in shares.index else "n/a")
+    by_layer = pooled(["unit", "layer"])
+    by_start = pooled(["unit", "bias", "inputs"])
+    detail = "share still dead, ReLU by layer: " + ", ".join(
+        f"{layer}: {value:.3f}" for layer, value in by_layer.get("relu", pd.Series()).items()
     )
+    detail += "; ReLU by start: " + ", ".join(
+        f"{start_label(b, i)}: {value:.3f}"
+        for (b, i), value in by_start.get("relu", pd.Series()).items()
+    )
+    if "leaky" in shares.index:
+        detail += (
+            f"; never-positive leaky units still never positive: {shares.loc['leaky'].mean():.3f}"
+        )
     passed = len(relu) > 0 and bool((relu >= min_share).all())
     return Outcome(passed, relu.tolist(), detail)
 
@@ -324,9 +335,13 @@ def leaky_relu_keeps_training(
     by_eta = pd.DataFrame(
         {"relu": relu.groupby(level="eta").mean(), "leaky": leaky.groupby(level="eta").mean()}
     )
-    detail = f"at η = {eta:g} ({worst[eta]:.0%} of the worst ReLU layer dead); " + (
-        "mean final accuracy ReLU / leaky: "
-        + ", ".join(f"η={e:g}: {r.relu:.3f} / {r.leaky:.3f}" for e, r in by_eta.iterrows())
+    gone = diverged_models(good_start(table))
+    gone = gone[gone.eta == eta].groupby("unit").seed.nunique()
+    diverged_seeds = ", ".join(f"{UNIT_NAMES[u]} {n}/{len(gain)}" for u, n in gone.items())
+    accuracies = ", ".join(f"η={e:g}: {r.relu:.3f} / {r.leaky:.3f}" for e, r in by_eta.iterrows())
+    detail = (
+        f"at η = {eta:g}: {worst[eta]:.0%} of the worst ReLU layer dead, diverged (seeds): "
+        f"{diverged_seeds or 'none'}; mean final accuracy ReLU / leaky: {accuracies}"
     )
     return Outcome(bool((gain > 0).all()), gain.tolist(), detail)
 
@@ -371,7 +386,7 @@ START_COLOURS = {
     (-1.0, "normalised"): "tab:red",
     (0.0, "raw"): "tab:purple",
 }
-DIVERGED = "× diverged: weights became inf/NaN"
+DIVERGED_MARKERS = {"relu": "x", "leaky": "+"}
 
 
 def start_label(bias: float, inputs: str) -> str:
@@ -449,6 +464,16 @@ def dead_fraction_grid(
     for index, (ax, (name, values)) in enumerate(zip(axes, panels)):
         dead_fraction_panel(ax, values)
         ax.set_title(name + diverged_note(table, values), fontsize=9)
+        if values[values.epoch > 0].value.isna().all():
+            ax.text(
+                0.5,
+                0.5,
+                "every net diverged:\nno dead fraction after epoch 0",
+                transform=ax.transAxes,
+                ha="center",
+                va="center",
+                fontsize=9,
+            )
         if index % ncols == 0:
             ax.set_ylabel("dead fraction of the layer")
         else:
@@ -470,8 +495,8 @@ def figure_dead_fraction_over_epochs(table: pd.DataFrame, scale: str, folder: Pa
         panels,
         ncols=min(4, len(panels)),
         title="Dead units per hidden layer as training goes on, by learning rate η\n"
-        "(dead: z ≤ 0 on every training image; b = 0, pixels in [0, 1]; mean ± 95% CI over "
-        "seeds)" + scale_note(scale),
+        "(dead: z ≤ 0 on every training image, for leaky ReLU: never positive; b = 0, pixels in "
+        "[0, 1]; mean ± 95% CI over seeds)" + scale_note(scale),
     )
     return save(fig, folder, "dead_fraction_over_epochs")
 
@@ -522,25 +547,28 @@ def plot_against_eta(ax: plt.Axes, values: pd.DataFrame) -> None:
 
 
 def mark_diverged(ax: plt.Axes, points: pd.DataFrame) -> None:
-    """An × at (η, y) for each diverged model of `points` (columns eta, y, bias, inputs)."""
-    for (bias, inputs), group in points.groupby(["bias", "inputs"]):
+    """A marker at (η, y) for each diverged model of `points` (columns unit, eta, y, bias,
+    inputs): × for ReLU, + for leaky ReLU, in the colour of its start."""
+    for (unit, bias, inputs), group in points.groupby(["unit", "bias", "inputs"]):
         ax.scatter(
             group.eta,
             group.y,
-            marker="x",
-            s=45,
+            marker=DIVERGED_MARKERS[unit],
+            s=50,
             color=start_colour(bias, inputs),
             clip_on=False,
             zorder=5,
         )
-    if not points.empty:
-        ax.scatter([], [], marker="x", color="black", label=DIVERGED)
+    for unit in UNITS:
+        if (points.unit == unit).any():
+            label = f"{UNIT_NAMES[unit]} diverged (weights became inf/NaN)"
+            ax.scatter([], [], marker=DIVERGED_MARKERS[unit], color="black", label=label)
 
 
 def eta_axis(ax: plt.Axes, table: pd.DataFrame) -> None:
     etas = sorted(table.eta.unique())
     ax.set_xscale("log")
-    ax.set_xticks(etas, [f"{eta:g}" for eta in etas])
+    ax.set_xticks(etas, [f"{eta:g}" for eta in etas], fontsize=8)
     ax.minorticks_off()
     ax.set_xlabel("learning rate η (log scale)")
 
@@ -548,7 +576,7 @@ def eta_axis(ax: plt.Axes, table: pd.DataFrame) -> None:
 def figure_final_dead_fraction_vs_eta(table: pd.DataFrame, scale: str, folder: Path) -> list[Path]:
     dead = final(metric(table, "dead_fraction"))
     layers = sorted(dead.layer.unique())
-    fig, axes, legend = panels_with_legend_row(len(layers), len(layers), (4.4, 4.0), 1.0)
+    fig, axes, legend = panels_with_legend_row(len(layers), len(layers), (5.2, 4.0), 1.0)
     gone = diverged_models(table).assign(y=1.06)
     for ax, layer in zip(axes, layers):
         plot_against_eta(ax, dead[dead.layer == layer])
@@ -560,7 +588,7 @@ def figure_final_dead_fraction_vs_eta(table: pd.DataFrame, scale: str, folder: P
     legend.legend(*axes[0].get_legend_handles_labels(), loc="center", ncol=3, fontsize=8)
     fig.suptitle(
         "Final dead fraction against η, ReLU (solid) vs leaky ReLU (dashed), mean ± 95% CI over "
-        "seeds\n(a diverged net has no dead fraction: it is marked × at the top)"
+        "seeds\n(a diverged net has no dead fraction: it is marked at the top, × ReLU, + leaky)"
         + scale_note(scale),
         fontsize=10,
     )
@@ -582,7 +610,8 @@ def figure_validation_accuracy_vs_eta(table: pd.DataFrame, scale: str, folder: P
     legend.legend(*ax.get_legend_handles_labels(), loc="center", ncol=2, fontsize=8)
     ax.set_title(
         "Validation accuracy against η: ReLU (solid) vs leaky ReLU (dashed)\n"
-        "mean ± 95% CI over seeds" + scale_note(scale),
+        "mean ± 95% CI over seeds; a diverged net (× ReLU, + leaky) counts at its accuracy"
+        + scale_note(scale),
         fontsize=10,
     )
     return save(fig, folder, "validation_accuracy_vs_eta")

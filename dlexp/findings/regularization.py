@@ -543,17 +543,26 @@ def figures(table: pd.DataFrame, protocol: dict[str, Any], scale: str, folder: P
     ]
 
 
+def summarise_on_log_scale(values: pd.DataFrame, by: list[str]) -> pd.DataFrame:
+    """Geometric mean and 95% CI over seeds, computed on log₁₀ of the value: the band of a
+    quantity drawn on a log axis, which never reaches below zero."""
+    summary = summarise(values.assign(value=np.log10(values["value"])), by)
+    columns = ["mean", "low", "high"]
+    summary[columns] = 10.0 ** summary[columns]
+    return summary
+
+
 def figure_overfitting(
     table: pd.DataFrame, protocol: dict[str, Any], scale: str, folder: Path
 ) -> list[Path]:
     """The lecture's overfitting picture: training cost keeps falling, test accuracy stalls."""
     net = unregularised_lecture_net(table, protocol)
     fig, (cost_ax, accuracy_ax) = plt.subplots(1, 2, figsize=(11, 4.2))
-    cost = summarise(net.assign(value=net["train_cost"]), ["epoch"])
+    cost = summarise_on_log_scale(net.assign(value=net["train_cost"]), ["epoch"])
     line_with_band(cost_ax, cost["epoch"], cost, color="black")
     cost_ax.set_yscale("log")
     cost_ax.set_xlabel("epoch")
-    cost_ax.set_ylabel("training cost C₀ (cross-entropy, log scale)")
+    cost_ax.set_ylabel("training cost C₀ (cross-entropy; geometric mean, log scale)")
     cost_ax.set_title("The cost on the training images keeps falling…", fontsize=10)
     for metric, colour, name in (
         ("train_accuracy", "tab:red", "training images"),
@@ -615,12 +624,12 @@ def figure_regularisers(
         for _, model in group.groupby("variant", sort=False):
             label = label_of(model.iloc[0])
             style = {"color": palette[label], "label": label, "linewidth": 1.2}
-            cost = summarise(model.assign(value=model["train_cost"]), ["epoch"])
+            cost = summarise_on_log_scale(model.assign(value=model["train_cost"]), ["epoch"])
             line_with_band(cost_ax, cost["epoch"], cost, **style)
             accuracy = summarise(model.assign(value=100 * model["test_accuracy"]), ["epoch"])
             line_with_band(accuracy_ax, accuracy["epoch"], accuracy, **style)
         cost_ax.set_yscale("log")
-        cost_ax.set_ylabel("training cost C₀ (log scale)")
+        cost_ax.set_ylabel("training cost C₀ (geometric mean, log scale)")
         accuracy_ax.set_ylabel("test accuracy (%)")
         trained = group[group.epoch > 0]
         accuracy_ax.set_ylim(
