@@ -5,6 +5,8 @@ Each returns a `Measure`: given the stack, metric name → tensor [M] or [M, lay
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import torch
 
 from dlexp.data import Split
@@ -22,29 +24,13 @@ def layer_gradient_norms(data: Split) -> Measure:
     return measure
 
 
-def hidden_pre_activations(net: StackedMLP, images: torch.Tensor, chunk: int = 2_000):
+def hidden_pre_activations(
+    net: StackedMLP, images: torch.Tensor, chunk: int = 2_000
+) -> Iterator[list[torch.Tensor]]:
     """z^l of every hidden layer for `images`, chunk by chunk: yields a list per chunk."""
     for start in range(0, len(images), chunk):
         trace = net.forward(images[start : start + chunk])
         yield trace.zs[:-1]
-
-
-def dead_unit_fraction(data: Split) -> Measure:
-    """Per hidden layer, the fraction of units whose pre-activation z is ≤ 0 for every example
-    of `data`: for a ReLU such a unit outputs 0 and passes no gradient, it is dead."""
-
-    def measure(net: StackedMLP) -> dict[str, torch.Tensor]:
-        ever_positive = [
-            torch.zeros(net.n_models, w, dtype=torch.bool, device=net.device)
-            for w in net.sizes[1:-1]
-        ]
-        for zs in hidden_pre_activations(net, data.images):
-            for layer, z in enumerate(zs):
-                ever_positive[layer] |= (z > 0).any(dim=1)
-        dead = [(~positive).float().mean(dim=1) for positive in ever_positive]
-        return {"dead_fraction": torch.stack(dead, dim=1)}
-
-    return measure
 
 
 def weight_norm(net: StackedMLP) -> dict[str, torch.Tensor]:

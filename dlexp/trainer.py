@@ -25,7 +25,10 @@ from dlexp.data import Split
 from dlexp.models import ModelSpec, StackedMLP, Trace
 
 Measure = Callable[[StackedMLP], dict[str, torch.Tensor]]
-"""Per-epoch measurement: metric name → tensor [M] (whole network) or [M, L] (per layer)."""
+"""Per-epoch measurement: metric name → tensor [M] (whole network) or [M, L] (per layer).
+
+One measure serves every stack of a `train` call, and on the CPU stacks train in parallel
+threads: a measure that keeps state between epochs must keep it per stack (per `net`)."""
 
 Advance = Callable[[int], None]
 

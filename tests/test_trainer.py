@@ -153,7 +153,7 @@ def test_per_layer_measures_report_each_models_own_layers():
 def test_dropout_deletes_a_unit_for_a_whole_mini_batch_with_probability_one_minus_p():
     from dlexp.trainer import epoch_dropout_masks
 
-    net = StackedMLP([spec(keep_prob=0.5, sizes=(20, 200, 4)), spec(seed=1)])
+    net = StackedMLP([spec(keep_prob=0.5, sizes=(20, 200, 4)), spec(seed=1, sizes=(20, 200, 4))])
     masks = epoch_dropout_masks(net, n=200)[0]  # [M, n, units]
     batches = masks[0].view(20, 10, 200)
     assert torch.equal(batches, batches[:, :1].expand_as(batches))  # one mask per mini-batch
