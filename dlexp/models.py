@@ -157,10 +157,15 @@ class StackedMLP:
             for layer, (weight, bias) in zip(self.own_layers(model), initial):
                 self.weights[layer][model] = weight
                 self.biases[layer][model] = bias
-        self.active = [
-            self._column([layer < d for d in self.depths]).bool()
-            for layer in range(self.n_layers - 1)
+        hidden_layers = range(self.n_layers - 1)
+        self.active_scale = [
+            self._column([layer < d for d in self.depths]) for layer in hidden_layers
         ]
+        self.active = [scale.bool() for scale in self.active_scale]
+        self.all_active = [all(layer < d for d in self.depths) for layer in hidden_layers]
+        self.skips = [self.has_skip(layer) for layer in hidden_layers]
+        self.bias_rows = [bias.unsqueeze(1) for bias in self.biases]
+        self.weights_t = [weight.mT for weight in self.weights]
         self.leak = self._column([s.leak for s in specs])
         self.keep_prob = self._column([s.keep_prob for s in specs])
         self.softmax = self._column([s.output == "softmax" for s in specs]).bool()
@@ -184,13 +189,10 @@ class StackedMLP:
         """The stack's layer indices that are model `model`'s own: its hidden layers and output."""
         return [*range(self.depths[model]), self.n_layers - 1]
 
-    def all_active(self, layer: int) -> bool:
-        return all(layer < d for d in self.depths)
-
-    def skips(self, layer: int) -> bool:
+    def has_skip(self, layer: int) -> bool:
         """A hidden layer has a skip connection a^l = a^{l-1} + f(z^l) when its width is kept."""
         keeps_width = self.sizes[layer] == self.sizes[layer + 1]
-        return self.residual and 0 < layer < self.n_layers - 1 and keeps_width
+        return self.residual and layer > 0 and keeps_width
 
     def hidden(self, z: torch.Tensor) -> torch.Tensor:
         """f(z) of the hidden layers; ReLU with slope `leak` for z < 0 (leaky ReLU when > 0)."""
@@ -227,11 +229,11 @@ class StackedMLP:
         """
         a = x.expand(self.n_models, *x.shape) if x.dim() == 2 else x
         trace = Trace(inputs=a, zs=[], fs=[], activations=[])
-        for layer, (weight, bias) in enumerate(zip(self.weights, self.biases)):
+        for layer in range(self.n_layers):
             if layer == 0 and x.dim() == 2:
                 z = self.shared_input_layer(x)
             else:
-                z = torch.baddbmm(bias.unsqueeze(1), a, weight.mT)
+                z = torch.baddbmm(self.bias_rows[layer], a, self.weights_t[layer])
             if layer == self.n_layers - 1:
                 f = a = self.output_activation(z)
             else:
@@ -239,8 +241,8 @@ class StackedMLP:
                 h = f * masks[layer] if masks is not None else f
                 if masks is None and self.dropout:
                     h = h * self.keep_prob
-                new = a + h if self.skips(layer) else h
-                a = new if self.all_active(layer) else torch.where(self.active[layer], new, a)
+                new = a + h if self.skips[layer] else h
+                a = new if self.all_active[layer] else torch.where(self.active[layer], new, a)
             trace.zs.append(z)
             trace.fs.append(f)
             trace.activations.append(a)
@@ -260,10 +262,10 @@ class StackedMLP:
 
     def shared_input_layer(self, x: torch.Tensor) -> torch.Tensor:
         """z^1 [M, B, out] of every model for one input x [B, in], as one matrix product."""
-        weight, bias = self.weights[0], self.biases[0]
+        weight = self.weights[0]
         m, n_out, n_in = weight.shape
         z = x @ weight.reshape(m * n_out, n_in).T
-        return z.view(len(x), m, n_out).transpose(0, 1) + bias.unsqueeze(1)
+        return z.view(len(x), m, n_out).transpose(0, 1) + self.bias_rows[0]
 
     def output_error(self, trace: Trace, y: torch.Tensor) -> torch.Tensor:
         """δ^L = ∂C/∂z^L: a − y for cross-entropy (sigmoid or softmax), (a − y) σ'(z) for MSE."""
@@ -288,14 +290,15 @@ class StackedMLP:
                 delta = self.times_hidden_derivative(upstream, trace.zs[layer], trace.fs[layer])
                 if masks is not None:
                     delta = delta * masks[layer]
-                if not self.all_active(layer):
-                    delta = delta * self.active[layer]
+                if not self.all_active[layer]:
+                    delta = delta * self.active_scale[layer]
             previous = trace.activations[layer - 1] if layer > 0 else trace.inputs
             if layer > 0:
                 downstream = torch.bmm(delta, self.weights[layer])
-                if self.skips(layer):
+                hidden = layer < self.n_layers - 1
+                if hidden and self.skips[layer]:
                     downstream = downstream + upstream
-                elif layer < self.n_layers - 1 and not self.all_active(layer):
+                elif hidden and not self.all_active[layer]:
                     downstream = torch.where(self.active[layer], downstream, upstream)
                 upstream = downstream
             yield layer, delta, previous

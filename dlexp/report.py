@@ -287,13 +287,7 @@ def provenance(run: Run) -> list[tuple[str, str]]:
     info = run.info
     seeds = info.get("seeds", [])
     device = f"{info.get('device', 'unknown')} ({info.get('device_name', 'unknown')}"
-    if "parallel_stacks" in info:
-        device += (
-            f", {info['parallel_stacks']} stacks in parallel × "
-            f"{info['threads_per_stack']} thread each)"
-        )
-    else:
-        device += ")"
+    device += f", {info['threads']} threads)" if "threads" in info else ")"
     versions = ", ".join(
         f"{label} {info[key]}"
         for label, key in (("dlexp", "dlexp"), ("torch", "torch"), ("Python", "python"))

@@ -22,7 +22,6 @@ import pandas as pd
 import torch
 
 import dlexp
-from dlexp.trainer import cpu_workers
 
 CORE_COLUMNS = ["variant", "seed", "epoch", "layer", "metric", "value"]
 METRICS = "metrics.csv"
@@ -112,8 +111,7 @@ def provenance(device: torch.device) -> dict[str, Any]:
         "platform": platform.platform(),
         "device": str(device),
         "device_name": name or platform.machine(),
-        "threads_per_stack": torch.get_num_threads(),
-        "parallel_stacks": cpu_workers(device),
+        "threads": torch.get_num_threads(),
         "commit": git_commit(),
     }
 

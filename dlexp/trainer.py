@@ -12,10 +12,7 @@ One step of mini-batch gradient descent with the lectures' L2 and L1 penalties (
 
 from __future__ import annotations
 
-import os
-import threading
 from collections.abc import Callable, Iterable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import pandas as pd
@@ -27,8 +24,8 @@ from dlexp.models import ModelSpec, StackedMLP, Trace
 Measure = Callable[[StackedMLP], dict[str, torch.Tensor]]
 """Per-epoch measurement: metric name → tensor [M] (whole network) or [M, L] (per layer).
 
-One measure serves every stack of a `train` call, and on the CPU stacks train in parallel
-threads: a measure that keeps state between epochs must keep it per stack (per `net`)."""
+One measure serves every stack of a `train` call, in turn: a measure that keeps state between
+epochs must keep it per stack (per `net`)."""
 
 Advance = Callable[[int], None]
 
@@ -56,45 +53,14 @@ def train(
     """Train every model in `specs` on `data` and return the measurements as a tidy table.
 
     Columns: variant, seed, epoch, layer (0 for whole-network metrics, 1… per layer), metric,
-    value, then each model's `params`. On the CPU the stacks are split across the cores and
-    trained in parallel threads (each model still sees exactly its own data and updates).
+    value, then each model's `params`.
     """
-    device = torch.device(device)
     measures = list(measures)
-    workers = cpu_workers(device)
-    chunks = [chunk for group in stacks(specs) for chunk in split(group, workers)]
-
-    stop = threading.Event()
-
-    def train_chunk(chunk: list[ModelSpec]) -> pd.DataFrame:
-        net = StackedMLP(chunk, device)
-        return train_stack(net, data, schedule, measures, advance=advance, stop=stop)
-
-    if workers == 1 or len(chunks) == 1:
-        tables = [train_chunk(chunk) for chunk in chunks]
-    else:
-        with ThreadPoolExecutor(workers) as pool:
-            try:
-                tables = list(pool.map(train_chunk, chunks))
-            except BaseException:
-                stop.set()  # e.g. Ctrl-C: the other threads stop at their next step
-                raise
+    tables = [
+        train_stack(StackedMLP(group, device), data, schedule, measures, advance=advance)
+        for group in stacks(specs)
+    ]
     return pd.concat(tables, ignore_index=True)
-
-
-class Stopped(Exception):
-    """Training was stopped because another thread of the same run failed or was interrupted."""
-
-
-def cpu_workers(device: torch.device) -> int:
-    """Parallel stacks: one per available core on the CPU, one on a GPU."""
-    return len(os.sched_getaffinity(0)) if device.type == "cpu" else 1
-
-
-def split(group: list[ModelSpec], parts: int) -> list[list[ModelSpec]]:
-    """A stack cut into at most `parts` interleaved chunks of near-equal size."""
-    parts = max(1, min(parts, len(group)))
-    return [group[i::parts] for i in range(parts)]
 
 
 def total_steps(specs: list[ModelSpec], n: int, epochs: int) -> int:
@@ -117,10 +83,8 @@ def train_stack(
     measures: list[Measure],
     *,
     advance: Advance | None = None,
-    stop: threading.Event | None = None,
 ) -> pd.DataFrame:
-    """Train one stack for `schedule.epochs` epochs, measuring before training and after epochs;
-    a set `stop` event ends it at the next step."""
+    """Train one stack for `schedule.epochs` epochs, measuring before training and after epochs."""
     data = data.to(net.device)
     targets = net.targets(data.labels)
     sgd_step = SGDStep(net, n=len(data))
@@ -130,8 +94,6 @@ def train_stack(
             x = data.images.index_select(0, rows).view(net.n_models, -1, data.images.shape[1])
             y = targets.index_select(0, rows).view(net.n_models, -1, targets.shape[1])
             sgd_step(net.forward(x, masks), y, masks)
-            if stop is not None and stop.is_set():
-                raise Stopped
             if advance is not None:
                 advance(net.n_models)
         if schedule.measured(epoch):
@@ -174,12 +136,14 @@ class SGDStep:
         uniform_eta = isinstance(self.eta, float)
         alpha = -self.eta / m if uniform_eta else -1.0 / m
         for layer, delta, previous in self.net.backprop(trace, y, masks):
-            weight, bias = self.net.weights[layer], self.net.biases[layer].unsqueeze(1)
+            weight, bias = self.net.weights[layer], self.net.bias_rows[layer]
             step = delta if uniform_eta else delta * self.eta
             signs = weight.sign() if self.l1 else None
-            if not isinstance(self.decay, float) or self.decay != 1.0:
+            if isinstance(self.decay, float):
+                weight.baddbmm_(step.mT, previous, beta=self.decay, alpha=alpha)
+            else:
                 weight.mul_(self.decay)
-            weight.baddbmm_(step.transpose(1, 2), previous, alpha=alpha)
+                weight.baddbmm_(step.mT, previous, alpha=alpha)
             if signs is not None:
                 weight.sub_(signs.mul_(self.shrink))
             bias.baddbmm_(ones, step, alpha=alpha)
