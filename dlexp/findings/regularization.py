@@ -10,7 +10,7 @@ The remedies, each a `ModelSpec` field of the batched trainer:
 
     L2 weight decay   C = C₀ + λ/2n Σ w²    →   w ← (1 − ηλ/n) w − η ∂C₀/∂w
     L1                C = C₀ + λ/n Σ |w|    →   w ← w − (ηλ/n) sgn(w) − η ∂C₀/∂w
-    dropout           each hidden unit kept with probability p per example of a mini-batch; at
+    dropout           each hidden unit kept with probability p for a whole mini-batch; at
                       test time every unit is used, its output scaled down by p
     early stopping    stop when the validation accuracy has not improved for `patience` epochs
 
