@@ -23,7 +23,7 @@ from dlexp.figures import line_with_band, save, scale_note, summarise
 from dlexp.measurements import layer_gradient_norms
 from dlexp.models import ModelSpec, StackedMLP
 from dlexp.runner import RunContext
-from dlexp.trainer import Schedule, accuracy_and_cost, total_steps, train, train_stack
+from dlexp.trainer import Schedule, total_steps, train, train_stack
 
 NETWORKS = {
     "sigmoid": {"activation": "sigmoid"},
@@ -79,8 +79,14 @@ def run(context: RunContext) -> pd.DataFrame:
     epochs = protocol["epochs"]
     steps = total_steps(specs, len(images), epochs)
     advance = context.task("vanishing gradient: full-batch epochs", steps)
-    measures = [layer_gradient_norms(images), accuracy_and_cost({"train": images})]
-    table = train(specs, images, Schedule(epochs), measures, device=context.device, advance=advance)
+    table = train(
+        specs,
+        images,
+        Schedule(epochs),
+        [layer_gradient_norms(images)],
+        device=context.device,
+        advance=advance,
+    )
     chain = protocol["exploding"]
     net = exploding_chain(chain["depth"], chain["weight"], x=1.0)
     single = Split(torch.ones(1, 1), torch.zeros(1, dtype=torch.long))
