@@ -51,6 +51,15 @@ def summarise(values: pd.DataFrame, by: Sequence[str], column: str = "value") ->
     return pd.DataFrame(rows)
 
 
+def summarise_on_log_scale(values: pd.DataFrame, by: Sequence[str]) -> pd.DataFrame:
+    """Geometric mean and 95% CI over seeds, computed on log₁₀ of the value: the band of a
+    quantity drawn on a log axis, which never reaches below zero."""
+    summary = summarise(values.assign(value=np.log10(values["value"].astype(float))), by)
+    columns = ["mean", "low", "high"]
+    summary[columns] = 10.0 ** summary[columns]
+    return summary
+
+
 def line_with_band(ax: plt.Axes, x, summary: pd.DataFrame, **style) -> None:
     """A mean line with its 95% CI band (the band is skipped where the CI is undefined)."""
     (line,) = ax.plot(x, summary["mean"], **style)

@@ -37,7 +37,7 @@ from matplotlib.ticker import FixedLocator, NullFormatter, ScalarFormatter
 
 from dlexp.claims import Outcome
 from dlexp.data import Split
-from dlexp.figures import line_with_band, save, scale_note, summarise
+from dlexp.figures import line_with_band, save, scale_note, summarise, summarise_on_log_scale
 from dlexp.measurements import weight_norm
 from dlexp.models import ModelSpec, StackedMLP
 from dlexp.runner import RunContext
@@ -541,15 +541,6 @@ def figures(table: pd.DataFrame, protocol: dict[str, Any], scale: str, folder: P
         *figure_weight_histograms(table, protocol, scale, folder),
         *figure_early_stopping(table, protocol, scale, folder),
     ]
-
-
-def summarise_on_log_scale(values: pd.DataFrame, by: list[str]) -> pd.DataFrame:
-    """Geometric mean and 95% CI over seeds, computed on log₁₀ of the value: the band of a
-    quantity drawn on a log axis, which never reaches below zero."""
-    summary = summarise(values.assign(value=np.log10(values["value"])), by)
-    columns = ["mean", "low", "high"]
-    summary[columns] = 10.0 ** summary[columns]
-    return summary
 
 
 def figure_overfitting(

@@ -19,7 +19,7 @@ import torch
 
 from dlexp.claims import Outcome
 from dlexp.data import Split
-from dlexp.figures import line_with_band, save, scale_note, summarise
+from dlexp.figures import line_with_band, save, scale_note, summarise_on_log_scale
 from dlexp.measurements import layer_gradient_norms
 from dlexp.models import ModelSpec, StackedMLP
 from dlexp.runner import RunContext
@@ -194,7 +194,7 @@ GRADIENT_LABEL = r"speed of learning $\|\partial C/\partial b^l\|$ (log scale)"
 
 def figure_norms_at_initialisation(table: pd.DataFrame, scale: str, folder: Path) -> list[Path]:
     norms = hidden_norms(table)
-    summary = summarise(norms[norms.epoch == 0], ["network", "depth", "layer"])
+    summary = summarise_on_log_scale(norms[norms.epoch == 0], ["network", "depth", "layer"])
     networks = list(dict.fromkeys(n for n in NETWORKS if n in set(summary.network)))
     fig, axes = plt.subplots(1, len(networks), figsize=(4 * len(networks), 4.2), sharey=True)
     for ax, network in zip(np.atleast_1d(axes), networks):
@@ -207,7 +207,7 @@ def figure_norms_at_initialisation(table: pd.DataFrame, scale: str, folder: Path
         ax.legend(fontsize=8)
     np.atleast_1d(axes)[0].set_ylabel(GRADIENT_LABEL)
     fig.suptitle(
-        "Gradient norm per hidden layer at initialisation (mean and 95% CI over seeds)"
+        "Gradient norm per hidden layer at initialisation (geometric mean, 95% CI over seeds)"
         + scale_note(scale)
     )
     return save(fig, folder, "gradient_norm_per_layer_at_init")
@@ -226,7 +226,7 @@ def figure_norms_over_training(table: pd.DataFrame, scale: str, folder: Path) ->
     depths = sorted(sigmoid.depth.unique())
     fig, axes = plt.subplots(1, len(depths), figsize=(4.2 * len(depths), 4), sharey=True)
     for ax, depth in zip(np.atleast_1d(axes), depths):
-        summary = summarise(sigmoid[sigmoid.depth == depth], ["layer", "epoch"])
+        summary = summarise_on_log_scale(sigmoid[sigmoid.depth == depth], ["layer", "epoch"])
         for layer, group in summary.groupby("layer"):
             line_with_band(ax, group["epoch"], group, label=f"hidden layer {layer}")
         ax.set_yscale("log")
@@ -234,7 +234,10 @@ def figure_norms_over_training(table: pd.DataFrame, scale: str, folder: Path) ->
         ax.set_xlabel("epoch (full-batch gradient descent)")
         ax.legend(fontsize=8)
     np.atleast_1d(axes)[0].set_ylabel(GRADIENT_LABEL)
-    fig.suptitle("Layers learn at vastly different speeds during training" + scale_note(scale))
+    fig.suptitle(
+        "Layers learn at vastly different speeds during training (geometric mean, 95% CI band)"
+        + scale_note(scale)
+    )
     return save(fig, folder, "gradient_norm_over_training")
 
 
