@@ -55,16 +55,18 @@ def guarded(action: Callable[[], Any]) -> Any:
 @app.command("list")
 def list_experiments() -> None:
     """A table of the experiments: name, lecture claim, source, scales and rough runtime."""
-    table = Table(title="dlexp experiments", show_lines=True)
+    table = Table(title="dlexp experiments", show_lines=True, expand=True)
     table.add_column("name", no_wrap=True, style="bold")
-    for column in ("lecture claim", "source", "scales", "runtime"):
-        table.add_column(column, overflow="fold")
+    table.add_column("lecture claim", ratio=4)
+    table.add_column("source", ratio=2)
+    table.add_column("scales", no_wrap=True)
+    table.add_column("runtime", no_wrap=True)
     for experiment in guarded(load_all):
         table.add_row(
             experiment.name,
             experiment.claim,
             f"{experiment.source['deck']}: {experiment.source['slide']}",
-            ", ".join(experiment.scales),
+            "\n".join(experiment.scales),
             "\n".join(f"{s}: {t}" for s, t in experiment.runtime.items()),
         )
     out_console.print(table)
