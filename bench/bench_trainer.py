@@ -18,9 +18,10 @@ import torch
 from torch import nn
 
 from dlexp.data import Split, load_mnist
+from dlexp.measures import accuracy_and_cost
 from dlexp.models import ModelSpec
 from dlexp.runner import use_cpu_threads
-from dlexp.trainer import Schedule, accuracy_and_cost, train
+from dlexp.trainer import Schedule, train
 
 DEPTHS = (0, 1, 2, 3, 4)
 SEEDS = (0, 1, 2)

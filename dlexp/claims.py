@@ -1,20 +1,20 @@
 """Claim checks: a lecture sentence, tested over the results table, with mean ± 95% CI over seeds.
 
-A finding's check returns an `Outcome`: whether the claim held, the per-seed statistic the claim is
-about (one value per seed, so that the mean and its confidence interval describe seed-to-seed
-variation) and one line of detail. `verdict` turns it into what the CLI and the report show.
+A finding's check returns an `Outcome` (see `dlexp.finding`); `verdict` turns it into what the CLI
+and the report show.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
 import pandas as pd
 
-from dlexp.registry import ClaimSpec, Experiment
+from dlexp.finding import Check, Outcome
+from dlexp.registry import ClaimSpec
 
 # Two-sided 95% quantiles of Student's t for 1…30 degrees of freedom; 1.96 beyond.
 T_975 = (
@@ -25,19 +25,11 @@ T_975 = (
 
 
 @dataclass(frozen=True)
-class Outcome:
-    passed: bool
-    values: Sequence[float]
-    detail: str
-
-
-Check = Callable[..., Outcome]
-
-
-@dataclass(frozen=True)
 class Verdict:
     id: str
     text: str
+    kind: str
+    quote: str
     passed: bool
     mean: float
     low: float
@@ -83,7 +75,9 @@ def verdict(claim: ClaimSpec, outcome: Outcome) -> Verdict:
     mean, low, high = mean_ci([float(v) for v in outcome.values])
     return Verdict(
         id=claim.id,
-        text=claim.text,
+        text=claim.sentence,
+        kind=claim.kind,
+        quote=claim.quote,
         passed=bool(outcome.passed),
         mean=mean,
         low=low,
@@ -95,11 +89,12 @@ def verdict(claim: ClaimSpec, outcome: Outcome) -> Verdict:
 
 
 def check_claims(
-    experiment: Experiment, table: pd.DataFrame, protocol: dict[str, Any]
+    claims: Sequence[ClaimSpec],
+    checks: Mapping[str, Check],
+    table: pd.DataFrame,
+    protocol: dict[str, Any],
 ) -> list[Verdict]:
-    """Run every declared claim check of `experiment` over its results table."""
-    checks: dict[str, Check] = experiment.module.CHECKS
+    """Run every declared claim check over the results table."""
     return [
-        verdict(claim, checks[claim.check](table, protocol, **claim.params))
-        for claim in experiment.claims
+        verdict(claim, checks[claim.check](table, protocol, **claim.params)) for claim in claims
     ]

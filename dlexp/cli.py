@@ -13,6 +13,7 @@ from rich.console import Console
 from rich.table import Table
 
 from dlexp.data import DataError
+from dlexp.progress import Reporter, quiet_by_default
 from dlexp.registry import (
     DEFAULT_SCALE,
     Experiment,
@@ -21,8 +22,9 @@ from dlexp.registry import (
     leaf_keys,
     load,
     load_all,
+    parse_setting,
 )
-from dlexp.runner import Reporter, RunResult, pick_device, quiet_by_default, run_experiment
+from dlexp.runner import Prepared, RunResult, pick_device, prepare, run_prepared
 
 app = typer.Typer(
     add_completion=False,
@@ -59,13 +61,15 @@ def list_experiments() -> None:
     table.add_column("name", no_wrap=True, style="bold")
     table.add_column("lecture claim", ratio=4)
     table.add_column("source", ratio=2)
+    table.add_column("claims", no_wrap=True)
     table.add_column("scales", no_wrap=True)
     table.add_column("runtime", no_wrap=True)
     for experiment in guarded(load_all):
         table.add_row(
             experiment.name,
             experiment.claim,
-            f"{experiment.source['deck']}: {experiment.source['slide']}",
+            f"{experiment.source.deck}: {experiment.source.slide}",
+            f"{len(experiment.claims)}\n({experiment.empirical_claims} empirical)",
             "\n".join(experiment.scales),
             "\n".join(f"{s}: {t}" for s, t in experiment.runtime.items()),
         )
@@ -105,16 +109,16 @@ def show(
             reference.add_row(key, str(value))
         print_(reference)
     claims = Table(title="claims checked")
-    for column in ("id", "claim", "lecture"):
+    for column in ("id", "kind", "the slide says", "checked as", "lecture"):
         claims.add_column(column, overflow="fold")
     for claim in experiment.claims:
-        claims.add_row(claim.id, claim.text, claim.reference)
+        claims.add_row(claim.id, claim.kind, claim.quote, claim.sentence, claim.reference)
     print_(claims)
 
 
 @app.command()
 def run(
-    name: Annotated[str, typer.Argument(help="experiment name, path to a .toml file, or 'all'")],
+    name: Annotated[str, typer.Argument(help="experiment name, folder or .toml path, or 'all'")],
     scale: Annotated[str, typer.Option(help="named scale: lecture (default) or tiny")] = (
         DEFAULT_SCALE
     ),
@@ -129,21 +133,20 @@ def run(
 ) -> None:
     """Train, measure, check the lecture's claims and write results/<experiment>/<scale>/."""
     reporter = Reporter(quiet=quiet or quiet_by_default())
+    overrides = dict(guarded(lambda: [parse_setting(item) for item in set_ or []]))
+    names = [e.name for e in guarded(load_all)] if name == "all" else [name]
+    prepared = [guarded(lambda n=n: prepare(load(n), scale, overrides, seeds)) for n in names]
     run_one = functools.partial(
-        run_experiment,
-        scale=scale,
-        overrides=list(set_ or []),
-        seeds=seeds,
+        run_prepared,
         device=guarded(lambda: pick_device(device)),
         out=out,
         reporter=reporter,
         data_dir=data_dir,
     )
     if name == "all":
-        run_all(run_one, scale, reporter)
+        run_all(run_one, prepared, scale, reporter)
         return
-    experiment = guarded(lambda: load(name))
-    result: RunResult = guarded(lambda: run_one(experiment))
+    result: RunResult = guarded(lambda: run_one(prepared[0]))
     print_result(result)
     if not all(v.passed for v in result.verdicts):
         raise typer.Exit(1)
@@ -163,35 +166,38 @@ def print_result(result: RunResult) -> None:
     for v in result.verdicts:
         colour = "green" if v.passed else "red"
         out_console.print(
-            f"[bold {colour}]{v.label}[/] {v.id}: {v.text} — measured {v.measured()}; "
+            f"[bold {colour}]{v.label}[/] {v.id} ({v.kind}): {v.text} — measured {v.measured()}; "
             f"lecture: {v.reference or 'n/a'}; {v.detail}",
             highlight=False,
         )
 
 
-def run_all(run_one: Callable[[Experiment], RunResult], scale: str, reporter: Reporter) -> None:
+def run_all(
+    run_one: Callable[[Prepared], RunResult],
+    prepared: list[Prepared],
+    scale: str,
+    reporter: Reporter,
+) -> None:
     """Every declared experiment in turn under one progress display; one failure does not stop
     the others, and the exit code says whether every claim held."""
-    experiments = guarded(load_all)
     summary = Table(title=f"dlexp run all ({scale} scale)")
     for column in ("experiment", "passed", "failed", "wall time", "status"):
         summary.add_column(column)
     all_passed = True
     with reporter.session():
-        overall = reporter.task("all experiments", len(experiments))
-        for experiment in experiments:
+        overall = reporter.task("all experiments", len(prepared))
+        for item in prepared:
+            name = item.experiment.name
             clock = time.perf_counter()
             try:
-                result = run_one(experiment)
+                result = run_one(item)
             except KeyboardInterrupt:
                 err_console.print("interrupted: the experiment in progress wrote nothing.")
                 raise typer.Exit(130) from None
             except Exception as error:  # one broken experiment must not stop the others
-                err_console.print(
-                    f"[bold red]error:[/] {experiment.name}: {error}", highlight=False
-                )
+                err_console.print(f"[bold red]error:[/] {name}: {error}", highlight=False)
                 elapsed = f"{time.perf_counter() - clock:.1f} s"
-                summary.add_row(experiment.name, "-", "-", elapsed, "error")
+                summary.add_row(name, "-", "-", elapsed, "error")
                 all_passed = False
                 overall(1)
                 continue
@@ -201,7 +207,7 @@ def run_all(run_one: Callable[[Experiment], RunResult], scale: str, reporter: Re
             failed = len(result.verdicts) - passed
             all_passed &= failed == 0
             summary.add_row(
-                experiment.name,
+                name,
                 str(passed),
                 str(failed),
                 f"{result.wall_seconds:.1f} s",

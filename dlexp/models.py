@@ -18,15 +18,21 @@ leak, cost) and its own random stream.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 import torch
 
-HIDDEN_ACTIVATIONS = ("sigmoid", "relu", "tanh")
-OUTPUTS = ("sigmoid", "softmax")
-COSTS = ("cross-entropy", "quadratic")
-WEIGHT_INITS = ("normalized", "large", "he")
+from dlexp.activations import ACTIVATIONS, activation
+from dlexp.costs import COSTS, Cost
+
+# The standard deviation of W^l's entries for a layer of n_in inputs: N(0, 1/n_in) (Nielsen's
+# "normalized"), N(0, 1) ("large", his first chapters), He's N(0, 2/n_in) for ReLU.
+WEIGHT_INITS = {
+    "normalized": lambda n_in: n_in**-0.5,
+    "large": lambda n_in: 1.0,
+    "he": lambda n_in: (2.0 / n_in) ** 0.5,
+}
 
 
 @dataclass(frozen=True)
@@ -61,18 +67,18 @@ class ModelSpec:
             raise ValueError(
                 f"a network needs an input and an output layer, got sizes {self.sizes}"
             )
-        if self.activation not in HIDDEN_ACTIVATIONS:
+        if self.activation not in ACTIVATIONS:
             raise ValueError(
-                f"activation must be one of {HIDDEN_ACTIVATIONS}, not {self.activation!r}"
+                f"activation must be one of {list(ACTIVATIONS)}, not {self.activation!r}"
             )
-        if self.output not in OUTPUTS:
-            raise ValueError(f"output must be one of {OUTPUTS}, not {self.output!r}")
-        if self.cost not in COSTS:
-            raise ValueError(f"cost must be one of {COSTS}, not {self.cost!r}")
-        if self.output == "softmax" and self.cost == "quadratic":
-            raise ValueError("the quadratic cost is supported with sigmoid outputs only")
+        if (self.output, self.cost) not in COSTS:
+            raise ValueError(
+                f"(output, cost) must be one of {list(COSTS)}, not {(self.output, self.cost)}"
+            )
         if self.weight_init not in WEIGHT_INITS:
-            raise ValueError(f"weight_init must be one of {WEIGHT_INITS}, not {self.weight_init!r}")
+            raise ValueError(
+                f"weight_init must be one of {list(WEIGHT_INITS)}, not {self.weight_init!r}"
+            )
         if not 0.0 < self.keep_prob <= 1.0:
             raise ValueError(f"keep_prob must be in (0, 1], not {self.keep_prob}")
 
@@ -106,7 +112,7 @@ def initial_parameters(
     """
     layers = []
     for n_in, n_out in zip(spec.sizes[:-1], spec.sizes[1:]):
-        std = {"normalized": n_in**-0.5, "large": 1.0, "he": (2.0 / n_in) ** 0.5}[spec.weight_init]
+        std = WEIGHT_INITS[spec.weight_init](n_in)
         weight = torch.randn(n_out, n_in, generator=generator) * std
         bias = torch.randn(n_out, generator=generator) * spec.bias_std + spec.bias_mean
         layers.append((weight, bias))
@@ -166,13 +172,31 @@ class StackedMLP:
         self.skips = [self.has_skip(layer) for layer in hidden_layers]
         self.bias_rows = [bias.unsqueeze(1) for bias in self.biases]
         self.weights_t = [weight.mT for weight in self.weights]
-        self.leak = self._column([s.leak for s in specs])
+        self.f = activation(self.activation, leak=self._column([s.leak for s in specs]))
         self.keep_prob = self._column([s.keep_prob for s in specs])
-        self.softmax = self._column([s.output == "softmax" for s in specs]).bool()
-        self.quadratic = self._column([s.cost == "quadratic" for s in specs]).bool()
-        self.any_softmax, self.all_softmax = bool(self.softmax.any()), bool(self.softmax.all())
-        self.any_quadratic = bool(self.quadratic.any())
         self.dropout = any(s.keep_prob < 1.0 for s in specs)
+        self.costs = self._groups([COSTS[(s.output, s.cost)] for s in specs])
+        # the output units a^L = σ(z) or softmax(z), shared by the costs that use them
+        self.outputs = self._groups([COSTS[(s.output, "cross-entropy")] for s in specs])
+
+    def _groups(self, kinds: list[type]) -> list[tuple[Cost, torch.Tensor]]:
+        """One instance per distinct kind, in order of first appearance, with the [M, 1, 1] mask
+        of the models of that kind."""
+        return [
+            (kind(), self._column([k is kind for k in kinds]).bool())
+            for kind in dict.fromkeys(kinds)
+        ]
+
+    @staticmethod
+    def _per_group(
+        groups: list[tuple[Cost, torch.Tensor]], compute: Callable[[Cost], torch.Tensor]
+    ) -> torch.Tensor:
+        """compute(kind) for each model by its kind; one computation when all share one."""
+        (first, _), *rest = groups
+        result = compute(first)
+        for kind, mask in rest:
+            result = torch.where(mask.view(-1, *[1] * (result.dim() - 1)), compute(kind), result)
+        return result
 
     def _column(self, values: list[float] | list[bool]) -> torch.Tensor:
         return torch.tensor(values, dtype=torch.float32, device=self.device).view(-1, 1, 1)
@@ -194,32 +218,8 @@ class StackedMLP:
         keeps_width = self.sizes[layer] == self.sizes[layer + 1]
         return self.residual and layer > 0 and keeps_width
 
-    def hidden(self, z: torch.Tensor) -> torch.Tensor:
-        """f(z) of the hidden layers; ReLU with slope `leak` for z < 0 (leaky ReLU when > 0)."""
-        if self.activation == "sigmoid":
-            return torch.sigmoid(z)
-        if self.activation == "tanh":
-            return torch.tanh(z)
-        return torch.where(z > 0, z, z * self.leak)
-
-    def times_hidden_derivative(
-        self, upstream: torch.Tensor, z: torch.Tensor, f: torch.Tensor
-    ) -> torch.Tensor:
-        """upstream ⊙ f'(z), with f'(z) from z and f(z): σ(1 − σ), 1 − tanh², 1 or the leak (ReLU).
-
-        The sigmoid and tanh cases use torch's fused kernels for exactly these products."""
-        if self.activation == "sigmoid":
-            return torch.ops.aten.sigmoid_backward(upstream, f)
-        if self.activation == "tanh":
-            return torch.ops.aten.tanh_backward(upstream, f)
-        return upstream * torch.where(z > 0, 1.0, self.leak)
-
     def output_activation(self, z: torch.Tensor) -> torch.Tensor:
-        if self.all_softmax:
-            return torch.softmax(z, dim=-1)
-        if not self.any_softmax:
-            return torch.sigmoid(z)
-        return torch.where(self.softmax, torch.softmax(z, dim=-1), torch.sigmoid(z))
+        return self._per_group(self.outputs, lambda cost: cost.output(z))
 
     def forward(self, x: torch.Tensor, masks: list[torch.Tensor] | None = None) -> Trace:
         """Feed x [M, B, n_in] (or [B, n_in], shared by all models) forward.
@@ -237,7 +237,7 @@ class StackedMLP:
             if layer == self.n_layers - 1:
                 f = a = self.output_activation(z)
             else:
-                f = self.hidden(z)
+                f = self.f.value(z)
                 h = f * masks[layer] if masks is not None else f
                 if masks is None and self.dropout:
                     h = h * self.keep_prob
@@ -268,12 +268,9 @@ class StackedMLP:
         return z.view(len(x), m, n_out).transpose(0, 1) + self.bias_rows[0]
 
     def output_error(self, trace: Trace, y: torch.Tensor) -> torch.Tensor:
-        """δ^L = ∂C/∂z^L: a − y for cross-entropy (sigmoid or softmax), (a − y) σ'(z) for MSE."""
-        error = trace.output - y
-        if self.any_quadratic:
-            a = trace.output
-            error = torch.where(self.quadratic, error * (a - a * a), error)
-        return error
+        """δ^L = ∂C/∂z^L of each model's own cost."""
+        z, a = trace.zs[-1], trace.output
+        return self._per_group(self.costs, lambda cost: cost.output_error(z, a, y))
 
     def backprop(
         self, trace: Trace, y: torch.Tensor, masks: list[torch.Tensor] | None = None
@@ -287,7 +284,7 @@ class StackedMLP:
         upstream = delta
         for layer in range(self.n_layers - 1, -1, -1):
             if layer < self.n_layers - 1:
-                delta = self.times_hidden_derivative(upstream, trace.zs[layer], trace.fs[layer])
+                delta = self.f.times_derivative(upstream, trace.zs[layer], trace.fs[layer])
                 if masks is not None:
                     delta = delta * masks[layer]
                 if not self.all_active[layer]:
@@ -319,14 +316,6 @@ class StackedMLP:
         return grad_w, grad_b
 
     def cost(self, trace: Trace, labels: torch.Tensor) -> torch.Tensor:
-        """Per model and example, C_x: Σ_j −[y ln a + (1−y) ln(1−a)], −ln a_y or ½‖a − y‖²."""
-        z, a = trace.zs[-1], trace.output
-        y = self.targets(labels)
-        costs = (torch.nn.functional.softplus(z) - y * z).sum(-1)
-        if self.any_softmax:
-            nll = torch.logsumexp(z, dim=-1) - (z * y).sum(-1)
-            costs = torch.where(self.softmax.view(-1, 1), nll, costs)
-        if self.any_quadratic:
-            quadratic = 0.5 * ((a - y) ** 2).sum(-1)
-            costs = torch.where(self.quadratic.view(-1, 1), quadratic, costs)
-        return costs
+        """Per model and example, C_x of each model's own cost."""
+        z, a, y = trace.zs[-1], trace.output, self.targets(labels)
+        return self._per_group(self.costs, lambda cost: cost.value(z, a, y))

@@ -1,75 +1,139 @@
-"""Experiments as declarations: one TOML file each, shipped in `dlexp/experiments/`.
+"""Experiments as declarations: `experiments/<name>/experiment.toml`, read and validated here.
 
-A declaration names the lecture claim and its source, the finding module that measures, plots and
-checks it, the full default protocol (lecture scale), named scales as overrides of it, the
-lecture's reference numbers and the claims to check. A user may copy one, edit it and run it by
-path; adding an experiment needs no change to the CLI.
+A declaration names the lecture claim and its source, the full default protocol (lecture scale),
+named scales as overrides of it, the lecture's reference numbers and the claims to check, each with
+the slide's own sentence and its kind (`identity`: true by arithmetic or by definition;
+`empirical`: a finding that training could contradict). The code that measures, draws and checks
+lives beside it (see `dlexp.finding`); this module only reads TOML and imports no experiment code.
+
+A user may copy a folder (or a lone declaration), edit it and run it by path.
 """
 
 from __future__ import annotations
 
 import copy
 import difflib
-import importlib
+import importlib.util
+import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from types import ModuleType
-from typing import Any
+from typing import Annotated, Any, Literal
 
 import tomllib
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
 
-EXPERIMENTS_DIR = Path(__file__).parent / "experiments"
 DEFAULT_SCALE = "lecture"
+DECLARATION = "experiment.toml"
+
+
+def _experiments_dir() -> Path:
+    """The shipped experiments: the installed `dlexp.experiments` package, or the checkout's
+    top-level `experiments/` when dlexp runs from a checkout without being installed."""
+    spec = importlib.util.find_spec("dlexp.experiments")
+    if spec is not None and spec.submodule_search_locations:
+        return Path(next(iter(spec.submodule_search_locations)))
+    return Path(__file__).resolve().parent.parent / "experiments"
+
+
+EXPERIMENTS_DIR = _experiments_dir()
 
 
 class ExperimentError(Exception):
     """A problem with an experiment name, file or override; str() is one sentence to act on."""
 
 
-@dataclass(frozen=True)
-class ClaimSpec:
-    """One checkable sentence of the lecture; `check` names a function of the finding module."""
+Slug = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9-]*$", max_length=64)]
+Text = Annotated[str, StringConstraints(min_length=1)]
 
-    id: str
-    text: str
-    check: str
-    reference: str
-    params: dict[str, Any]
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+
+class Source(Strict):
+    deck: Text
+    slide: Text
+    also: str = ""
+
+
+class ClaimSpec(Strict):
+    """One checkable sentence of the lecture; `check` names a check of the experiment's code.
+
+    `text` may name `params` in braces ({min_gain_points}); `sentence` fills them in."""
+
+    id: Slug
+    text: Text
+    quote: str = ""
+    kind: Literal["identity", "empirical"]
+    check: Text
+    reference: str = ""
+    params: dict[str, Any] = Field(default_factory=dict)
+
+    @property
+    def sentence(self) -> str:
+        return self.text.format(**self.params)
+
+
+class Declaration(Strict):
+    name: Slug
+    title: Text
+    claim: Text
+    source: Source
+    finding: Slug | None = None
+    protocol: dict[str, Any]
+    scales: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    runtime: dict[str, str] = Field(default_factory=dict)
+    reference: dict[str, Any] = Field(default_factory=dict)
+    claims: list[ClaimSpec] = Field(default_factory=list)
 
 
 @dataclass(frozen=True)
 class Experiment:
-    name: str
-    title: str
-    claim: str
-    source: dict[str, Any]
-    finding: str
-    protocol: dict[str, Any]
-    scales: dict[str, dict[str, Any]]
-    runtime: dict[str, str]
-    reference: dict[str, Any]
-    claims: list[ClaimSpec]
+    """A parsed declaration: where it was read from and the folder holding its code."""
+
+    declaration: Declaration
     path: Path
+    code: Path
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.declaration, name)
 
     @property
-    def module(self) -> ModuleType:
-        """The finding module: `run`, `figures` and the claim checks in `CHECKS`."""
-        return importlib.import_module(f"dlexp.findings.{self.finding}")
+    def scales(self) -> dict[str, dict[str, Any]]:
+        return {DEFAULT_SCALE: {}, **self.declaration.scales}
 
     @property
     def source_line(self) -> str:
-        return f'deck "{self.source["deck"]}", slide "{self.source["slide"]}"'
+        return f'deck "{self.source.deck}", slide "{self.source.slide}"'
 
-    def resolve(self, scale: str = DEFAULT_SCALE, overrides: list[str] = ()) -> dict[str, Any]:
-        """The protocol at `scale` with `key=value` overrides applied (dotted keys reach tables)."""
+    @property
+    def empirical_claims(self) -> int:
+        return sum(claim.kind == "empirical" for claim in self.claims)
+
+    def resolve(
+        self,
+        scale: str = DEFAULT_SCALE,
+        overrides: Mapping[str, Any] | None = None,
+        seeds: int | None = None,
+    ) -> dict[str, Any]:
+        """The protocol at `scale` with overrides applied (dotted keys reach tables) and the
+        number of seeds replaced when given. Types and ranges are checked by the experiment's
+        protocol model (`dlexp.protocol`), not here."""
         if scale not in self.scales:
             raise ExperimentError(
                 f"{self.name} has no scale {scale!r}; choose one of: {', '.join(self.scales)}."
             )
         protocol = merged(self.protocol, self.scales[scale])
-        for item in overrides:
-            key, value = parse_override(item, protocol)
+        valid = leaf_keys(protocol)
+        for key, value in (overrides or {}).items():
+            if key not in valid:
+                close = difflib.get_close_matches(key, valid, n=1)
+                hint = f" (did you mean {close[0]}?)" if close else ""
+                raise ExperimentError(f"unknown key {key!r}{hint}; valid keys: {', '.join(valid)}.")
             set_path(protocol, key, value)
+        if seeds is not None:
+            protocol["seeds"] = seeds
         return protocol
 
 
@@ -109,71 +173,59 @@ def set_path(protocol: dict[str, Any], key: str, value: Any) -> None:
     target[last] = value
 
 
-def parse_override(item: str, protocol: dict[str, Any]) -> tuple[str, Any]:
-    """`key=value` → (key, value typed like the protocol's current value)."""
+def parse_setting(item: str) -> tuple[str, Any]:
+    """`key=value` from the command line → (key, value): the value read as a TOML value (0.5, 3,
+    true, [2, 3], "relu"), or as plain text when it is none (relu)."""
     key, sep, text = item.partition("=")
     key, text = key.strip(), text.strip()
-    valid = leaf_keys(protocol)
     if not sep or not key:
-        raise ExperimentError(
-            f"--set takes key=value, got {item!r}; valid keys: {', '.join(valid)}."
-        )
-    if key not in valid:
-        close = difflib.get_close_matches(key, valid, n=1)
-        hint = f" (did you mean {close[0]}?)" if close else ""
-        raise ExperimentError(f"unknown key {key!r}{hint}; valid keys: {', '.join(valid)}.")
-    current = get_path(protocol, key)
+        raise ExperimentError(f"--set takes key=value, got {item!r}; `dlexp show NAME` lists keys.")
     try:
-        return key, typed_like(current, text)
-    except ValueError:
-        kind = type(current).__name__
-        raise ExperimentError(
-            f"{key} takes a {kind} like {current!r}, not {text!r}; valid keys: {', '.join(valid)}."
-        ) from None
+        return key, tomllib.loads(f"v = {text}")["v"]
+    except tomllib.TOMLDecodeError:
+        if text.startswith("["):
+            raise ExperimentError(
+                f"--set {key}={text} is not a list dlexp can read; write it as TOML, with "
+                f"strings quoted and the whole argument in single quotes, e.g. "
+                f"--set '{key}=[\"a\", \"b\"]' or --set '{key}=[1, 2]'."
+            ) from None
+        return key, text
 
 
-def typed_like(current: Any, text: str) -> Any:
-    if isinstance(current, bool):
-        lowered = text.lower()
-        if lowered in ("true", "yes", "1", "on"):
-            return True
-        if lowered in ("false", "no", "0", "off"):
-            return False
-        raise ValueError(text)
-    if isinstance(current, int):
-        return int(text)
-    if isinstance(current, float):
-        return float(text)
-    if isinstance(current, list):
-        try:
-            value = tomllib.loads(f"v = {text}")["v"]
-        except tomllib.TOMLDecodeError:
-            raise ValueError(text) from None
-        if not isinstance(value, list):
-            raise ValueError(text)
-        return [typed_like(current[0], str(v)) for v in value] if current else value
-    return text
+def flat_settings(values: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    """Nested tables of overrides (as Python keyword arguments give them) as dotted keys."""
+    flat: dict[str, Any] = {}
+    for key, value in values.items():
+        if isinstance(value, Mapping):
+            flat.update(flat_settings(value, f"{prefix}{key}."))
+        else:
+            flat[f"{prefix}{key}"] = value
+    return flat
 
 
 def available() -> dict[str, Path]:
     """Every shipped experiment: name → declaration file."""
-    return {path.stem: path for path in sorted(EXPERIMENTS_DIR.glob("*.toml"))}
+    return {path.parent.name: path for path in sorted(EXPERIMENTS_DIR.glob(f"*/{DECLARATION}"))}
 
 
-def load(name_or_path: str) -> Experiment:
-    """A shipped experiment by name, or a declaration file by path."""
+def load(name_or_path: str | Path) -> Experiment:
+    """A shipped experiment by name, or an experiment folder or declaration file by path."""
     shipped = available()
-    if name_or_path in shipped:
-        return parse(shipped[name_or_path])
+    if str(name_or_path) in shipped:
+        return parse(shipped[str(name_or_path)])
     path = Path(name_or_path)
+    if path.is_dir():
+        if not (path / DECLARATION).is_file():
+            raise ExperimentError(f"{path}/ holds no {DECLARATION}; check the path.")
+        return parse(path / DECLARATION)
     if path.suffix == ".toml" or path.exists():
         if not path.is_file():
             raise ExperimentError(f"no experiment file at {path}; check the path.")
         return parse(path)
-    close = difflib.get_close_matches(name_or_path, shipped, n=3, cutoff=0.4)
+    close = difflib.get_close_matches(str(name_or_path), shipped, n=3, cutoff=0.4)
     hint = f"did you mean {' or '.join(close)}? " if close else ""
     raise ExperimentError(
-        f"unknown experiment {name_or_path!r}; {hint}`dlexp list` shows all of them."
+        f"unknown experiment {str(name_or_path)!r}; {hint}`dlexp list` shows all of them."
     )
 
 
@@ -182,43 +234,44 @@ def load_all() -> list[Experiment]:
 
 
 def parse(path: Path) -> Experiment:
+    """Read and validate one declaration; its code is the folder's own package when it has one,
+    else the shipped experiment named by `finding` (or by `name`)."""
     try:
         raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except UnicodeDecodeError:
+        raise ExperimentError(f"{path} is not UTF-8 text; save it as UTF-8.") from None
     except (OSError, tomllib.TOMLDecodeError) as error:
         raise ExperimentError(f"cannot read experiment file {path}: {error}.") from None
     try:
-        experiment = Experiment(
-            name=raw["name"],
-            title=raw["title"],
-            claim=raw["claim"],
-            source=raw["source"],
-            finding=raw["finding"],
-            protocol=raw["protocol"],
-            scales={DEFAULT_SCALE: {}, **raw.get("scales", {})},
-            runtime=raw.get("runtime", {}),
-            reference=raw.get("reference", {}),
-            claims=[
-                ClaimSpec(
-                    c["id"], c["text"], c["check"], c.get("reference", ""), c.get("params", {})
-                )
-                for c in raw.get("claims", [])
-            ],
-            path=path,
-        )
-    except KeyError as missing:
-        raise ExperimentError(f"experiment file {path} lacks the entry {missing}.") from None
-    check_declaration(experiment)
+        declaration = Declaration.model_validate(raw)
+    except ValidationError as error:
+        raise ExperimentError(f"{path}: {first_problem(error)}.") from None
+    code = path.parent if (path.parent / "__init__.py").is_file() else None
+    if code is None:
+        owner = declaration.finding or declaration.name
+        code = EXPERIMENTS_DIR / owner
+        if not (code / "__init__.py").is_file():
+            raise ExperimentError(
+                f"{path} names finding {owner!r}, which dlexp does not have; set `finding` to "
+                f"one of: {', '.join(available())}."
+            )
+    experiment = Experiment(declaration, path, code)
+    check_scales(experiment)
     return experiment
 
 
-def check_declaration(experiment: Experiment) -> None:
-    """Every scale overrides known keys, and every claim names a check the finding has."""
-    try:
-        module = experiment.module
-    except ModuleNotFoundError:
-        raise ExperimentError(
-            f"{experiment.path} names finding {experiment.finding!r}, which dlexp does not have."
-        ) from None
+def first_problem(error: ValidationError) -> str:
+    """The first problem pydantic found, as `where: what (got value)`."""
+    problem = error.errors()[0]
+    where = ".".join(str(part) for part in problem["loc"]) or "the file"
+    message = re.sub(r"^Value error, ", "", problem["msg"])
+    got = problem.get("input")
+    shown = "" if isinstance(got, dict) or got is None else f" (got {got!r})"
+    return f"{where}: {message}{shown}"
+
+
+def check_scales(experiment: Experiment) -> None:
+    """Every scale overrides keys the protocol has."""
     valid = set(leaf_keys(experiment.protocol))
     for scale, changes in experiment.scales.items():
         unknown = set(leaf_keys(changes)) - valid
@@ -227,9 +280,9 @@ def check_declaration(experiment: Experiment) -> None:
                 f"scale {scale!r} of {experiment.path} sets unknown keys: "
                 f"{', '.join(sorted(unknown))}."
             )
-    for claim in experiment.claims:
-        if claim.check not in module.CHECKS:
-            raise ExperimentError(
-                f"claim {claim.id!r} of {experiment.path} names check {claim.check!r}, which "
-                f"{experiment.finding} lacks; it has: {', '.join(module.CHECKS)}."
-            )
+
+
+def reference_of(code_file: str) -> dict[str, Any]:
+    """The `[reference]` table of the declaration beside an experiment's code file: the one
+    place the lecture's numbers are written down."""
+    return parse(Path(code_file).parent / DECLARATION).reference

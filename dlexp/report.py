@@ -22,6 +22,7 @@ from typing import Any
 import pandas as pd
 
 import dlexp
+from dlexp.api import recorded_verdict
 from dlexp.claims import Verdict, check_claims
 from dlexp.registry import (
     DEFAULT_SCALE,
@@ -33,6 +34,7 @@ from dlexp.registry import (
     parse,
 )
 from dlexp.results import FIGURES, atomic_folder, finished_runs, read_info, read_table
+from dlexp.runner import code_of
 
 MARKDOWN_FILE = "REPORT.md"
 HTML_FILE = "report.html"
@@ -190,7 +192,8 @@ def regenerate(folder: Path) -> Run:
                 f"figures not regenerated, shown as drawn at run time: {describe(error)}"
             )
         try:
-            verdicts = check_claims(declaration, table, protocol)
+            finding = code_of(declaration)
+            verdicts = check_claims(declaration.claims, finding.checks, table, protocol)
         except Exception as error:
             problems.append(
                 f"claims not re-checked, shown as recorded at run time: {describe(error)}"
@@ -225,7 +228,7 @@ def redraw(
     """The finding's figures drawn afresh from the table; they replace `target` only when all
     are drawn. Returns the PNGs in the finding's order."""
     with atomic_folder(target) as staging:
-        drawn = declaration.module.figures(table, protocol, scale, staging)
+        drawn = code_of(declaration).figures(table, protocol, scale, staging)
     return [target / path.name for path in drawn if path.suffix == ".png"]
 
 
@@ -234,12 +237,8 @@ def describe(error: Exception) -> str:
 
 
 def recorded_verdicts(info: dict[str, Any]) -> list[Verdict]:
-    """The verdicts run.json recorded at run time (NaN stored as text is read back as NaN)."""
-    verdicts = []
-    for claim in info.get("claims", []):
-        numbers = {key: float(claim[key]) for key in ("mean", "low", "high")}
-        verdicts.append(Verdict(**{**claim, **numbers}))
-    return verdicts
+    """The verdicts run.json recorded at run time."""
+    return [recorded_verdict(claim) for claim in info.get("claims", [])]
 
 
 def settings(protocol: dict[str, Any], declaration: Experiment | None) -> list[Setting]:
@@ -296,7 +295,7 @@ def provenance(run: Run) -> list[tuple[str, str]]:
     return [
         ("scale", run.scale_label),
         ("seeds", f"{len(seeds)} ({', '.join(str(s) for s in seeds)})"),
-        ("overrides", ", ".join(info.get("overrides", [])) or "none"),
+        ("overrides", ", ".join(f"{k}={v}" for k, v in info.get("overrides", {}).items()) or "none"),
         ("device", device),
         ("versions", versions or "unknown"),
         ("platform", str(info.get("platform", "unknown"))),
@@ -488,8 +487,8 @@ def markdown_run(run: Run, out: Path) -> list[str]:
 
 def source_text(declaration: Experiment) -> str:
     source = declaration.source
-    text = f"{source['deck']}, slide “{source['slide']}”"
-    return text + (f"; also {source['also']}" if source.get("also") else "")
+    text = f"{source.deck}, slide “{source.slide}”"
+    return text + (f"; also {source.also}" if source.also else "")
 
 
 def caption(figure: Path) -> str:

@@ -22,8 +22,8 @@ import pandas as pd
 import torch
 
 import dlexp
+from dlexp.table import tidy
 
-CORE_COLUMNS = ["variant", "seed", "epoch", "layer", "metric", "value"]
 METRICS = "metrics.csv"
 RUN_INFO = "run.json"
 FIGURES = "figures"
@@ -31,12 +31,6 @@ FIGURES = "figures"
 
 def run_folder(root: Path, experiment: str, scale: str) -> Path:
     return root / experiment / scale
-
-
-def tidy(table: pd.DataFrame) -> pd.DataFrame:
-    """The long format: the core columns first, then each variant's parameters by name."""
-    extra = sorted(c for c in table.columns if c not in CORE_COLUMNS)
-    return table[CORE_COLUMNS + extra].reset_index(drop=True)
 
 
 @contextmanager
@@ -101,7 +95,7 @@ def jsonable(value: Any) -> Any:
     return value
 
 
-def provenance(device: torch.device) -> dict[str, Any]:
+def environment(device: torch.device) -> dict[str, Any]:
     """Versions, device and the git commit of the working directory, if any."""
     name = torch.cuda.get_device_name(device) if device.type == "cuda" else platform.processor()
     return {

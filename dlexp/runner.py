@@ -1,32 +1,25 @@
-"""Running one experiment: resolve its protocol, train and measure, check claims, write results."""
+"""Running one experiment: check everything a user gave, train and measure, check the claims,
+write the run folder atomically."""
 
 from __future__ import annotations
 
+import inspect
 import os
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass, field
+from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 import torch
-from rich.console import Console
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    TextColumn,
-    TimeElapsedColumn,
-    TimeRemainingColumn,
-)
 
 from dlexp.claims import Verdict, check_claims
-from dlexp.data import MNIST, load_mnist
+from dlexp.finding import Finding, RunContext, load_code
+from dlexp.progress import Reporter
+from dlexp.protocol import validate_protocol
 from dlexp.registry import Experiment, ExperimentError
-from dlexp.results import provenance, run_folder, write_run
-from dlexp.trainer import Advance
+from dlexp.results import environment, run_folder, write_run
 
 
 class DeviceError(ExperimentError):
@@ -57,69 +50,46 @@ def use_cpu_threads(device: torch.device) -> None:
         torch.set_num_threads(1)
 
 
-def quiet_by_default() -> bool:
-    """Progress bars are off under CI (the CI variable set)."""
-    return os.environ.get("CI", "").lower() not in ("", "0", "false")
-
-
-class Reporter:
-    """Rich progress bars with ETA, or nothing when quiet."""
-
-    def __init__(self, quiet: bool, console: Console | None = None) -> None:
-        self.quiet = quiet
-        self.console = console or Console(stderr=True)
-        self.progress: Progress | None = None
-
-    @contextmanager
-    def session(self) -> Iterator[Reporter]:
-        """One live progress display; nested sessions share the outer one."""
-        if self.quiet or self.progress is not None:
-            yield self
-            return
-        self.progress = Progress(
-            TextColumn("[bold]{task.description}"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TimeElapsedColumn(),
-            TextColumn("ETA"),
-            TimeRemainingColumn(),
-            console=self.console,
-            transient=False,
-        )
-        with self.progress:
-            yield self
-        self.progress = None
-
-    def task(self, description: str, total: int) -> Advance:
-        """A new bar of `total` steps; returns the function that advances it."""
-        if self.progress is None:
-            return lambda _n: None
-        task = self.progress.add_task(description, total=total)
-        progress = self.progress
-        return lambda n: progress.advance(task, n)
-
-
-@dataclass
-class RunContext:
-    """What a finding's `run` gets: the protocol, seeds, device, data and progress."""
-
-    protocol: dict[str, Any]
-    seeds: list[int]
-    device: torch.device
-    reporter: Reporter
-    data_dir: Path | None = None
-    _mnist: MNIST | None = field(default=None, repr=False)
-
-    def mnist(self) -> MNIST:
-        """MNIST (Nielsen's 50k/10k/10k split) on the run's device, loaded once."""
-        if self._mnist is None:
-            self._mnist = load_mnist(self.data_dir, progress=not self.reporter.quiet).to(
-                self.device
+def code_of(experiment: Experiment) -> Finding:
+    """The experiment's code, with every claim checked against it: the check exists and takes
+    the declared params with the declared types."""
+    finding = load_code(experiment.code)
+    for claim in experiment.claims:
+        check = finding.checks.get(claim.check)
+        if check is None:
+            raise ExperimentError(
+                f"claim {claim.id!r} of {experiment.path} names check {claim.check!r}, which "
+                f"{experiment.name} lacks; it has: {', '.join(finding.checks)}."
             )
-        return self._mnist
+        try:
+            inspect.signature(check).bind(None, None, **claim.params)
+        except TypeError as error:
+            raise ExperimentError(
+                f"claim {claim.id!r} of {experiment.path}: params do not fit check "
+                f"{claim.check} ({error})."
+            ) from None
+    return finding
 
-    def task(self, description: str, total: int) -> Advance:
-        return self.reporter.task(description, total)
+
+@dataclass(frozen=True)
+class Prepared:
+    """An experiment whose inputs were all checked: ready to train."""
+
+    experiment: Experiment
+    finding: Finding
+    scale: str
+    protocol: dict[str, Any]
+    overrides: dict[str, Any]
+
+
+def prepare(
+    experiment: Experiment, scale: str, overrides: Mapping[str, Any], seeds: int | None
+) -> Prepared:
+    """Resolve and check the protocol and the claims before any work is done."""
+    finding = code_of(experiment)
+    raw = experiment.resolve(scale, overrides, seeds)
+    protocol = validate_protocol(finding.protocol, raw)
+    return Prepared(experiment, finding, scale, protocol, dict(overrides))
 
 
 @dataclass(frozen=True)
@@ -131,45 +101,40 @@ class RunResult:
     wall_seconds: float
 
 
-def run_experiment(
-    experiment: Experiment,
+def run_prepared(
+    prepared: Prepared,
     *,
-    scale: str,
-    overrides: list[str],
-    seeds: int | None,
     device: torch.device,
     out: Path,
     reporter: Reporter,
     data_dir: Path | None = None,
 ) -> RunResult:
-    """Train and measure at `scale`, check the claims, and write the run folder atomically."""
-    if seeds is not None:
-        overrides = [*overrides, f"seeds={seeds}"]
-    protocol = experiment.resolve(scale, overrides)
+    """Train and measure, check the claims, and write the run folder atomically."""
+    experiment, finding, protocol = prepared.experiment, prepared.finding, prepared.protocol
     use_cpu_threads(device)
     seed_list = list(range(int(protocol["seeds"])))
     context = RunContext(protocol, seed_list, device, reporter, data_dir)
     started = datetime.now(timezone.utc)
     clock = time.perf_counter()
     with reporter.session():
-        table = experiment.module.run(context)
+        table = finding.measure(context)
     wall = time.perf_counter() - clock
-    verdicts = check_claims(experiment, table, protocol)
+    verdicts = check_claims(experiment.claims, finding.checks, table, protocol)
     info = {
         "experiment": experiment.name,
         "title": experiment.title,
         "declaration": str(experiment.path),
-        "finding": experiment.finding,
-        "scale": scale,
+        "code": str(experiment.code),
+        "scale": prepared.scale,
         "protocol": protocol,
-        "overrides": overrides,
+        "overrides": prepared.overrides,
         "seeds": seed_list,
         "started": started.isoformat(timespec="seconds"),
         "finished": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "wall_seconds": round(wall, 2),
-        **provenance(device),
+        **environment(device),
         "claims": [v.to_dict() for v in verdicts],
     }
-    folder = run_folder(out, experiment.name, scale)
-    write_run(folder, table, info, lambda t, f: experiment.module.figures(t, protocol, scale, f))
-    return RunResult(experiment, scale, folder, verdicts, wall)
+    folder = run_folder(out, experiment.name, prepared.scale)
+    write_run(folder, table, info, lambda t, f: finding.figures(t, protocol, prepared.scale, f))
+    return RunResult(experiment, prepared.scale, folder, verdicts, wall)

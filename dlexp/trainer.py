@@ -20,14 +20,14 @@ import torch
 
 from dlexp.data import Split
 from dlexp.models import ModelSpec, StackedMLP, Trace
+from dlexp.progress import Advance
+from dlexp.table import long_row
 
 Measure = Callable[[StackedMLP], dict[str, torch.Tensor]]
 """Per-epoch measurement: metric name → tensor [M] (whole network) or [M, L] (per layer).
 
 One measure serves every stack of a `train` call, in turn: a measure that keeps state between
 epochs must keep it per stack (per `net`)."""
-
-Advance = Callable[[int], None]
 
 
 @dataclass(frozen=True)
@@ -212,15 +212,9 @@ def measurement_table(net: StackedMLP, records: list[tuple[int, dict]]) -> pd.Da
             for m, spec in enumerate(net.specs):
                 for layer, value in model_layers(net, m, tensor):
                     rows.append(
-                        {
-                            "variant": spec.variant,
-                            "seed": spec.seed,
-                            "epoch": epoch,
-                            "layer": layer,
-                            "metric": metric,
-                            "value": value,
-                            **spec.params,
-                        }
+                        long_row(
+                            spec.variant, spec.seed, epoch, layer, metric, value, **spec.params
+                        )
                     )
     return pd.DataFrame(rows)
 
@@ -234,33 +228,3 @@ def model_layers(net: StackedMLP, m: int, tensor: torch.Tensor) -> list[tuple[in
         own = own[:-1]
     values = tensor[m].tolist()
     return [(number, values[index]) for number, index in enumerate(own, start=1)]
-
-
-def evaluate(
-    net: StackedMLP, split: Split, chunk: int = 10_000
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """Per model: mean cost C₀ and accuracy on `split`, every hidden unit used (test mode)."""
-    split = split.to(net.device)
-    total_cost = torch.zeros(net.n_models, device=net.device, dtype=torch.float64)
-    correct = torch.zeros(net.n_models, device=net.device, dtype=torch.float64)
-    for start in range(0, len(split), chunk):
-        images = split.images[start : start + chunk]
-        labels = split.labels[start : start + chunk]
-        trace = net.forward(images)
-        total_cost += net.cost(trace, labels).sum(-1).double()
-        correct += (net.predictions(trace) == labels).sum(-1).double()
-    return total_cost / len(split), correct / len(split)
-
-
-def accuracy_and_cost(splits: dict[str, Split]) -> Measure:
-    """A measure reporting `<split>_accuracy` and `<split>_cost` for each named split."""
-
-    def measure(net: StackedMLP) -> dict[str, torch.Tensor]:
-        values = {}
-        for name, split in splits.items():
-            cost, accuracy = evaluate(net, split)
-            values[f"{name}_cost"] = cost
-            values[f"{name}_accuracy"] = accuracy
-        return values
-
-    return measure

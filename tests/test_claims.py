@@ -4,7 +4,8 @@ import math
 
 import pytest
 
-from dlexp.claims import Outcome, mean_ci, verdict
+from dlexp.claims import mean_ci, verdict
+from dlexp.finding import Outcome
 from dlexp.registry import ClaimSpec
 
 
@@ -27,7 +28,9 @@ def test_mean_ci_keeps_non_finite_values_visible():
 
 
 def test_verdict_reports_pass_fail_with_the_numbers():
-    claim = ClaimSpec("c", "a claim", "check", "lecture: 25", {})
+    claim = ClaimSpec(
+        id="c", text="a claim", kind="empirical", check="check", reference="lecture: 25"
+    )
     result = verdict(claim, Outcome(False, [24.0, 26.0, 25.0], "detail"))
     assert result.label == "FAIL"
     assert result.n == 3 and result.mean == pytest.approx(25.0)

@@ -3,15 +3,15 @@
 import pandas as pd
 import pytest
 
-from dlexp.findings.depth_vs_accuracy import (
-    depth_specs,
-    hidden_layer_helps,
-    matches_slide_numbers,
-    no_gain_beyond_two,
-)
 from dlexp.trainer import stacks
 
-from .helpers import dlexp, needs_mnist
+from .helpers import code, dlexp, needs_mnist
+
+checks = code("depth-vs-accuracy", "checks")
+hidden_layer_helps = checks.hidden_layer_helps
+matches_slide_numbers = checks.matches_slide_numbers
+no_gain_beyond_two = checks.no_gain_beyond_two
+depth_specs = code("depth-vs-accuracy", "run").depth_specs
 
 
 def accuracy_table(by_depth: dict[int, list[float]], output: str = "sigmoid") -> pd.DataFrame:

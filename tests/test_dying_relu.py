@@ -12,11 +12,12 @@ import pytest
 import torch
 
 from dlexp.data import synthetic_classification
-from dlexp.findings import dying_relu
 from dlexp.models import ModelSpec, StackedMLP
 from dlexp.registry import load
 
-from .helpers import dlexp, needs_mnist
+from .helpers import code, dlexp, needs_mnist
+
+dying_relu = code("dying-relu", "run")
 
 DATA = synthetic_classification(120, n_features=20, n_classes=4, seed=1)
 PROTOCOL = load("dying-relu").resolve("lecture")

@@ -16,11 +16,13 @@ from typer.testing import CliRunner
 from dlexp.claims import check_claims
 from dlexp.cli import app
 from dlexp.data import Split, synthetic_classification
-from dlexp.findings import mse_vs_bce as finding
 from dlexp.models import ModelSpec, StackedMLP
 from dlexp.registry import load
 from dlexp.results import tidy
 from dlexp.trainer import Schedule, stacks, train_stack
+from tests.helpers import code
+
+finding = code("mse-vs-bce", "run")
 
 NEURON = {"unsaturated": [0.6, 0.9], "saturated": [2.0, 2.0], "eta": 0.15, "epochs": 300}
 EXAMPLE = Split(torch.ones(1, 1), torch.zeros(1, dtype=torch.long))
@@ -47,7 +49,9 @@ def by_hand(cost: str, w: float, b: float, eta: float, epochs: int) -> list[floa
 
 
 def trained_neurons(epochs: int = 300) -> pd.DataFrame:
-    net = finding.single_neuron({**NEURON, "epochs": epochs})
+    net = finding.single_neuron(
+        StackedMLP(finding.neuron_specs(NEURON)), {**NEURON, "epochs": epochs}
+    )
     return train_stack(net, EXAMPLE, Schedule(epochs), [finding.neuron_readings(EXAMPLE)])
 
 
@@ -259,7 +263,7 @@ def test_the_experiment_runs_end_to_end_at_tiny_scale(tmp_path):
     info = json.loads((folder / "run.json").read_text())
     recorded = {c["id"]: c["passed"] for c in info["claims"]}
     assert recorded["mse-saturated-slow"] and recorded["bce-saturated-fast"]
-    rechecked = check_claims(load("mse-vs-bce"), table, info["protocol"])
+    rechecked = check_claims(load("mse-vs-bce").claims, finding.CHECKS, table, info["protocol"])
     assert {v.id: v.passed for v in rechecked} == recorded
     figures = sorted(p.name for p in (folder / "figures").iterdir())
     assert figures == sorted(

@@ -11,11 +11,14 @@ from typer.testing import CliRunner
 
 from dlexp.cli import app
 from dlexp.data import synthetic_classification
-from dlexp.findings import regularization as finding
+from dlexp.finding import RunContext
+from dlexp.progress import Reporter
 from dlexp.registry import load
 from dlexp.results import tidy
-from dlexp.runner import Reporter, RunContext
 from dlexp.trainer import stacks
+from tests.helpers import code
+
+finding = code("regularization", "run")
 
 LECTURE = load("regularization").resolve()
 FIGURES = (

@@ -182,7 +182,7 @@ def test_only_the_lecture_protocol_unchanged_reproduces_the_lecture():
     assert "checks the code path only" in tiny.caveat and f"`dlexp run {EXPERIMENT}`" in tiny.caveat
     lecture = labelled_run("lecture", experiment.resolve("lecture"))
     assert lecture.reproduces_lecture and lecture.caveat == "" and lecture.scale_label == "lecture"
-    shortened = labelled_run("lecture", experiment.resolve("lecture", ["epochs=5"]))
+    shortened = labelled_run("lecture", experiment.resolve("lecture", {"epochs": 5}))
     assert not shortened.reproduces_lecture and shortened.changed_keys == ["epochs"]
     assert "epochs = 5 (lecture: 500)" in shortened.caveat
     assert shortened.scale_label == "lecture, changed protocol"

@@ -6,8 +6,9 @@ import pytest
 import torch
 
 from dlexp.data import synthetic_classification
+from dlexp.measures import accuracy_and_cost
 from dlexp.models import ModelSpec, StackedMLP
-from dlexp.trainer import Schedule, accuracy_and_cost, train, train_stack
+from dlexp.trainer import Schedule, train, train_stack
 
 DATA = synthetic_classification(200, n_features=20, n_classes=4, seed=3)
 

@@ -7,14 +7,18 @@ import pandas as pd
 import pytest
 import torch
 
-from dlexp.findings.vanishing_gradient import (
-    exploding_chain,
-    exploding_factor,
-    gradient_grows_towards_output,
-    mitigations_keep_layers_together,
-)
+from dlexp.models import StackedMLP
 
-from .helpers import dlexp, needs_mnist
+from .helpers import code, dlexp, needs_mnist
+
+finding = code("vanishing-gradient", "run")
+exploding_factor = finding.exploding_factor
+gradient_grows_towards_output = finding.gradient_grows_towards_output
+mitigations_keep_layers_together = finding.mitigations_keep_layers_together
+
+
+def exploding_chain(depth: int, weight: float, x: float) -> StackedMLP:
+    return finding.set_exploding(StackedMLP([finding.chain_spec(depth)]), weight, x)
 
 
 def test_exploding_chain_multiplies_the_gradient_by_exactly_25_per_layer():

@@ -35,13 +35,14 @@ import pandas as pd
 import torch
 from matplotlib.ticker import FixedLocator, NullFormatter, ScalarFormatter
 
-from dlexp.claims import Outcome
+from dlexp.finding import Outcome
 from dlexp.data import Split
 from dlexp.figures import line_with_band, save, scale_note, summarise, summarise_on_log_scale
-from dlexp.measurements import weight_norm
+from dlexp.measures import weight_norm
 from dlexp.models import ModelSpec, StackedMLP
-from dlexp.runner import RunContext
-from dlexp.trainer import Schedule, accuracy_and_cost, total_steps, train
+from dlexp.finding import RunContext
+from dlexp.measures import accuracy_and_cost
+from dlexp.trainer import Schedule
 
 SMALL_DATA = "small data"
 FULL_DATA = "full data"
@@ -213,14 +214,13 @@ def trained(
     """Train `specs` on `images` in one call (the models of each width stacked), recording after
     every epoch cost and accuracy on the training images and the held-out splits, and ‖w‖; |w|
     histograms before training and after the last epoch."""
-    advance = context.task(description, total_steps(specs, len(images), epochs))
     histogram = WeightMagnitudeHistogram()
     measures = [accuracy_and_cost({"train": images, **held_out}), weight_norm, histogram]
-    table = train(specs, images, Schedule(epochs), measures, device=context.device, advance=advance)
+    table = context.train(specs, images, Schedule(epochs), measures, description)
     return pd.concat([table, histogram.rows(epochs)], ignore_index=True)
 
 
-def run(context: RunContext) -> pd.DataFrame:
+def measure(context: RunContext) -> pd.DataFrame:
     protocol = context.protocol
     mnist = context.mnist()
     held_out = {

@@ -23,13 +23,14 @@ import numpy as np
 import pandas as pd
 import torch
 
-from dlexp.claims import Outcome
+from dlexp.finding import Outcome
 from dlexp.data import Split
 from dlexp.figures import line_with_band, save, scale_note, summarise
-from dlexp.measurements import hidden_pre_activations
+from dlexp.measures import hidden_pre_activations
 from dlexp.models import ModelSpec, StackedMLP
-from dlexp.runner import RunContext
-from dlexp.trainer import Measure, Schedule, accuracy_and_cost, total_steps, train
+from dlexp.finding import RunContext
+from dlexp.measures import accuracy_and_cost
+from dlexp.trainer import Measure, Schedule
 
 RAW_PIXEL_SCALE = 255.0
 """Unnormalised inputs: the pixels as stored, in [0, 255] instead of [0, 1]."""
@@ -135,7 +136,7 @@ def raw(split: Split) -> Split:
     return Split(split.images * RAW_PIXEL_SCALE, split.labels)
 
 
-def run(context: RunContext) -> pd.DataFrame:
+def measure(context: RunContext) -> pd.DataFrame:
     protocol = context.protocol
     mnist = context.mnist()
     training = mnist.train.subset(protocol["train_images"])
@@ -143,10 +144,6 @@ def run(context: RunContext) -> pd.DataFrame:
     inputs = {"normalised": (training, validation), "raw": (raw(training), raw(validation))}
     grids = {name: grid(protocol, context.seeds, name) for name in inputs}
     epochs = protocol["epochs"]
-    n = protocol["train_images"]
-    advance = context.task(
-        "dying ReLU: SGD steps", sum(total_steps(specs, n, epochs) for specs in grids.values())
-    )
     tables = []
     for name, (training, validation) in inputs.items():
         measures = [
@@ -154,13 +151,8 @@ def run(context: RunContext) -> pd.DataFrame:
             accuracy_and_cost({"train": training, "validation": validation}),
         ]
         tables.append(
-            train(
-                grids[name],
-                training,
-                Schedule(epochs),
-                measures,
-                device=context.device,
-                advance=advance,
+            context.train(
+                grids[name], training, Schedule(epochs), measures, f"dying ReLU: {name} inputs"
             )
         )
     return pd.concat(tables, ignore_index=True)

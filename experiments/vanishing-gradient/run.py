@@ -17,13 +17,13 @@ import numpy as np
 import pandas as pd
 import torch
 
-from dlexp.claims import Outcome
+from dlexp.finding import Outcome
 from dlexp.data import Split
 from dlexp.figures import line_with_band, save, scale_note, summarise_on_log_scale
-from dlexp.measurements import layer_gradient_norms
+from dlexp.measures import layer_gradient_norms
 from dlexp.models import ModelSpec, StackedMLP
-from dlexp.runner import RunContext
-from dlexp.trainer import Schedule, total_steps, train, train_stack
+from dlexp.finding import RunContext
+from dlexp.trainer import Schedule
 
 NETWORKS = {
     "sigmoid": {"activation": "sigmoid"},
@@ -53,17 +53,20 @@ def network_specs(protocol: dict[str, Any], seeds: list[int]) -> list[ModelSpec]
     return specs
 
 
-def exploding_chain(depth: int, weight: float, x: float) -> StackedMLP:
-    """The slides' chain of single sigmoid neurons with every w equal to `weight` and each bias
-    b_l = −w·a_{l−1}, so that z_l = 0 and σ'(z_l) = 1/4 on the input x."""
-    spec = ModelSpec(
+def chain_spec(depth: int) -> ModelSpec:
+    """The slides' chain of single sigmoid neurons, `depth` hidden ones and an output neuron."""
+    return ModelSpec(
         variant="exploding-chain",
         seed=0,
         sizes=(1, *[1] * depth, 1),
         batch_size=1,
         params={"network": "exploding-chain", "depth": depth, "part": "exploding"},
     )
-    net = StackedMLP([spec])
+
+
+def set_exploding(net: StackedMLP, weight: float, x: float) -> StackedMLP:
+    """The chain with every w equal to `weight` and each bias b_l = −w·a_{l−1}, so that z_l = 0
+    and σ'(z_l) = 1/4 on the input x."""
     a = x
     for w, b in zip(net.weights, net.biases):
         w.fill_(weight)
@@ -72,25 +75,24 @@ def exploding_chain(depth: int, weight: float, x: float) -> StackedMLP:
     return net
 
 
-def run(context: RunContext) -> pd.DataFrame:
+def measure(context: RunContext) -> pd.DataFrame:
     protocol = context.protocol
     images = context.mnist().train.subset(protocol["train_images"])
     specs = network_specs(protocol, context.seeds)
     epochs = protocol["epochs"]
-    steps = total_steps(specs, len(images), epochs)
-    advance = context.task("vanishing gradient: full-batch epochs", steps)
-    table = train(
+    table = context.train(
         specs,
         images,
         Schedule(epochs),
         [layer_gradient_norms(images)],
-        device=context.device,
-        advance=advance,
+        "vanishing gradient: full-batch epochs",
     )
     chain = protocol["exploding"]
-    net = exploding_chain(chain["depth"], chain["weight"], x=1.0)
-    single = Split(torch.ones(1, 1), torch.zeros(1, dtype=torch.long))
-    exploding = train_stack(net, single, Schedule(chain["epochs"]), [layer_gradient_norms(single)])
+    net = set_exploding(context.stack([chain_spec(chain["depth"])]), chain["weight"], x=1.0)
+    single = Split(torch.ones(1, 1), torch.zeros(1, dtype=torch.long)).to(context.device)
+    exploding = context.train_stack(
+        net, single, Schedule(chain["epochs"]), [layer_gradient_norms(single)], "exploding chain"
+    )
     return pd.concat([table, exploding], ignore_index=True)
 
 

@@ -30,12 +30,13 @@ import pandas as pd
 import torch
 from matplotlib.ticker import MaxNLocator
 
-from dlexp.claims import Outcome
+from dlexp.finding import Outcome
 from dlexp.data import Split
 from dlexp.figures import line_with_band, save, scale_note, summarise
 from dlexp.models import ModelSpec, StackedMLP
-from dlexp.runner import RunContext
-from dlexp.trainer import Measure, Schedule, accuracy_and_cost, total_steps, train, train_stack
+from dlexp.finding import RunContext
+from dlexp.measures import accuracy_and_cost
+from dlexp.trainer import Measure, Schedule
 
 COSTS = {
     "mse": {"output": "sigmoid", "cost": "quadratic"},
@@ -67,9 +68,8 @@ def neuron_specs(neuron: dict[str, Any]) -> list[ModelSpec]:
     ]
 
 
-def single_neuron(neuron: dict[str, Any]) -> StackedMLP:
+def single_neuron(net: StackedMLP, neuron: dict[str, Any]) -> StackedMLP:
     """The stack of single neurons, each with its start's (w, b) written in."""
-    net = StackedMLP(neuron_specs(neuron))
     for m, spec in enumerate(net.specs):
         w, b = neuron[spec.params["start"]]
         net.weights[0][m].fill_(w)
@@ -130,25 +130,24 @@ def mnist_specs(mnist: dict[str, Any], seeds: list[int]) -> list[ModelSpec]:
     ]
 
 
-def run(context: RunContext) -> pd.DataFrame:
+def measure(context: RunContext) -> pd.DataFrame:
     neuron, mnist = context.protocol["neuron"], context.protocol["mnist"]
-    example = Split(torch.full((1, 1), INPUT_X), torch.tensor([TARGET_Y]))
-    net = single_neuron(neuron)
-    steps = total_steps(net.specs, len(example), neuron["epochs"])
-    advance = context.task("single neuron: gradient descent", steps)
-    neurons = train_stack(
-        net, example, Schedule(neuron["epochs"]), [neuron_readings(example)], advance=advance
+    example = Split(torch.full((1, 1), INPUT_X), torch.tensor([TARGET_Y])).to(context.device)
+    neurons = context.train_stack(
+        single_neuron(context.stack(neuron_specs(neuron)), neuron),
+        example,
+        Schedule(neuron["epochs"]),
+        [neuron_readings(example)],
+        "single neuron: gradient descent",
     )
     data = context.mnist()
     images = data.train.subset(mnist["train_images"])
     validation = data.validation.subset(mnist["validation_images"])
     probe = data.train.subset(mnist["gradient_images"])
     specs = mnist_specs(mnist, context.seeds)
-    steps = total_steps(specs, len(images), mnist["epochs"])
-    advance = context.task("MNIST: MSE vs BCE vs softmax, SGD epochs", steps)
     measures = [accuracy_and_cost({"validation": validation}), output_gradient_magnitude(probe)]
-    table = train(
-        specs, images, Schedule(mnist["epochs"]), measures, device=context.device, advance=advance
+    table = context.train(
+        specs, images, Schedule(mnist["epochs"]), measures, "MNIST: MSE vs BCE vs softmax"
     )
     return pd.concat([neurons, table], ignore_index=True)
 

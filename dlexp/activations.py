@@ -1,0 +1,68 @@
+"""Hidden-layer activations f, each with its derivative beside it (the lecture's table of
+activations and their derivatives): `value` is f(z), `times_derivative` is upstream ⊙ f'(z).
+
+Adding an activation is one class here and one entry in `ACTIVATIONS`. The derivative is computed
+from z and from f(z) as kept by the forward pass, whichever is cheaper.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+import torch
+
+
+class Activation(Protocol):
+    def value(self, z: torch.Tensor) -> torch.Tensor: ...
+
+    def times_derivative(
+        self, upstream: torch.Tensor, z: torch.Tensor, f: torch.Tensor
+    ) -> torch.Tensor: ...
+
+
+class Sigmoid:
+    """σ(z) = 1 / (1 + e^{−z}),  σ'(z) = σ(z)(1 − σ(z)) ≤ 1/4."""
+
+    def value(self, z: torch.Tensor) -> torch.Tensor:
+        return torch.sigmoid(z)
+
+    def times_derivative(
+        self, upstream: torch.Tensor, z: torch.Tensor, f: torch.Tensor
+    ) -> torch.Tensor:
+        return torch.ops.aten.sigmoid_backward(upstream, f)  # upstream·f(1 − f), one fused kernel
+
+
+class Tanh:
+    """tanh(z),  tanh'(z) = 1 − tanh²(z)."""
+
+    def value(self, z: torch.Tensor) -> torch.Tensor:
+        return torch.tanh(z)
+
+    def times_derivative(
+        self, upstream: torch.Tensor, z: torch.Tensor, f: torch.Tensor
+    ) -> torch.Tensor:
+        return torch.ops.aten.tanh_backward(upstream, f)  # upstream·(1 − f²), one fused kernel
+
+
+class ReLU:
+    """max(0, z), or leaky ReLU with slope α = `leak` for z < 0 (per model: a column [M, 1, 1]);
+    f'(z) = 1 for z > 0, α otherwise."""
+
+    def __init__(self, leak: float | torch.Tensor = 0.0) -> None:
+        self.leak = leak
+
+    def value(self, z: torch.Tensor) -> torch.Tensor:
+        return torch.where(z > 0, z, z * self.leak)
+
+    def times_derivative(
+        self, upstream: torch.Tensor, z: torch.Tensor, f: torch.Tensor
+    ) -> torch.Tensor:
+        return upstream * torch.where(z > 0, 1.0, self.leak)
+
+
+ACTIVATIONS = {"sigmoid": Sigmoid, "relu": ReLU, "tanh": Tanh}
+
+
+def activation(name: str, leak: float | torch.Tensor = 0.0) -> Activation:
+    """The activation called `name`; `leak` only matters for ReLU."""
+    return ReLU(leak) if name == "relu" else ACTIVATIONS[name]()

@@ -1,0 +1,72 @@
+"""Costs with their output layer, each with its output error δ^L = ∂C/∂z^L beside its value, as
+Nielsen's `network2.py` passes `QuadraticCost` and `CrossEntropyCost` around.
+
+Adding a cost is one class here and one entry in `COSTS`, keyed by (output units, cost name).
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+import torch
+import torch.nn.functional as F
+
+
+class Cost(Protocol):
+    def output(self, z: torch.Tensor) -> torch.Tensor:
+        """a^L from z^L."""
+        ...
+
+    def value(self, z: torch.Tensor, a: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        """C_x per example (summed over the output units)."""
+        ...
+
+    def output_error(self, z: torch.Tensor, a: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        """δ^L = ∂C_x/∂z^L."""
+        ...
+
+
+class CrossEntropy:
+    """Sigmoid outputs, C = −Σ_j [y_j ln a_j + (1 − y_j) ln(1 − a_j)]; δ^L = a − y (no σ')."""
+
+    def output(self, z: torch.Tensor) -> torch.Tensor:
+        return torch.sigmoid(z)
+
+    def value(self, z: torch.Tensor, a: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        return (F.softplus(z) - y * z).sum(-1)  # the same sum, written stably in z
+
+    def output_error(self, z: torch.Tensor, a: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        return a - y
+
+
+class Quadratic:
+    """Sigmoid outputs, C = ½‖a − y‖²; δ^L = (a − y) σ'(z), slow when the output saturates."""
+
+    def output(self, z: torch.Tensor) -> torch.Tensor:
+        return torch.sigmoid(z)
+
+    def value(self, z: torch.Tensor, a: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        return 0.5 * ((a - y) ** 2).sum(-1)
+
+    def output_error(self, z: torch.Tensor, a: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        return (a - y) * (a - a * a)
+
+
+class LogLikelihood:
+    """Softmax outputs, C = −ln a_y; δ^L = a − y."""
+
+    def output(self, z: torch.Tensor) -> torch.Tensor:
+        return torch.softmax(z, dim=-1)
+
+    def value(self, z: torch.Tensor, a: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        return torch.logsumexp(z, dim=-1) - (z * y).sum(-1)
+
+    def output_error(self, z: torch.Tensor, a: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        return a - y
+
+
+COSTS: dict[tuple[str, str], type] = {
+    ("sigmoid", "cross-entropy"): CrossEntropy,
+    ("sigmoid", "quadratic"): Quadratic,
+    ("softmax", "cross-entropy"): LogLikelihood,
+}

@@ -1,0 +1,71 @@
+"""Measurements that several findings share, named as the lectures name them: accuracy and cost
+on named splits, gradient norms per layer, weight norms, hidden pre-activations.
+
+Each returns a `Measure`: given the stack, metric name → tensor [M] or [M, layers]. Measures that
+only one finding uses live in that experiment's folder.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import torch
+
+from dlexp.data import Split
+from dlexp.models import StackedMLP
+from dlexp.trainer import Measure
+
+
+def layer_gradient_norms(data: Split) -> Measure:
+    """‖∂C/∂b^l‖ per layer, the lectures' "speed of learning" of layer l, C averaged over `data`."""
+
+    def measure(net: StackedMLP) -> dict[str, torch.Tensor]:
+        _, grad_b = net.gradients(data.images, data.labels)
+        return {"gradient_norm": torch.stack([g.norm(dim=1) for g in grad_b], dim=1)}
+
+    return measure
+
+
+def hidden_pre_activations(
+    net: StackedMLP, images: torch.Tensor, chunk: int = 2_000
+) -> Iterator[list[torch.Tensor]]:
+    """z^l of every hidden layer for `images`, chunk by chunk: yields a list per chunk."""
+    for start in range(0, len(images), chunk):
+        trace = net.forward(images[start : start + chunk])
+        yield trace.zs[:-1]
+
+
+def weight_norm(net: StackedMLP) -> dict[str, torch.Tensor]:
+    """‖w‖₂ over every weight of each model (biases excluded, as in the L2 penalty)."""
+    squares = sum((w**2).sum(dim=(1, 2)) for w in net.weights)
+    return {"weight_norm": torch.sqrt(squares)}
+
+
+def evaluate(
+    net: StackedMLP, split: Split, chunk: int = 10_000
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per model: mean cost C₀ and accuracy on `split`, every hidden unit used (test mode)."""
+    split = split.to(net.device)
+    total_cost = torch.zeros(net.n_models, device=net.device, dtype=torch.float64)
+    correct = torch.zeros(net.n_models, device=net.device, dtype=torch.float64)
+    for start in range(0, len(split), chunk):
+        images = split.images[start : start + chunk]
+        labels = split.labels[start : start + chunk]
+        trace = net.forward(images)
+        total_cost += net.cost(trace, labels).sum(-1).double()
+        correct += (net.predictions(trace) == labels).sum(-1).double()
+    return total_cost / len(split), correct / len(split)
+
+
+def accuracy_and_cost(splits: dict[str, Split]) -> Measure:
+    """A measure reporting `<split>_accuracy` and `<split>_cost` for each named split."""
+
+    def measure(net: StackedMLP) -> dict[str, torch.Tensor]:
+        values = {}
+        for name, split in splits.items():
+            cost, accuracy = evaluate(net, split)
+            values[f"{name}_cost"] = cost
+            values[f"{name}_accuracy"] = accuracy
+        return values
+
+    return measure

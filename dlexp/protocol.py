@@ -1,0 +1,81 @@
+"""Protocol schemas: the types and ranges every experiment's protocol is checked against before
+any training starts. Each experiment declares its model once (its `protocol.py`), from the field
+types here; an error names the key, the value and what is allowed.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from typing import Annotated, Any, Literal
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
+
+from dlexp.activations import ACTIVATIONS
+from dlexp.models import WEIGHT_INITS
+from dlexp.registry import ExperimentError
+
+# MNIST in Nielsen's split; an image count can never exceed its split.
+TRAIN_SPLIT, VALIDATION_SPLIT, TEST_SPLIT = 50_000, 10_000, 10_000
+
+
+def _finite(value: float) -> float:
+    if not math.isfinite(value):
+        raise ValueError("must be a finite number")
+    return value
+
+
+class ProtocolModel(BaseModel):
+    """Base of every experiment's protocol model: unknown keys are errors; ints are accepted
+    where floats are expected, nothing else is converted."""
+
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+
+Seeds = Annotated[int, Field(ge=1, le=100)]
+Epochs = Annotated[int, Field(ge=1)]
+Eta = Annotated[float, Field(strict=False, gt=0), AfterValidator(_finite)]
+Lambda = Annotated[float, Field(strict=False, ge=0), AfterValidator(_finite)]
+Probability = Annotated[float, Field(strict=False, gt=0, le=1)]
+Units = Annotated[int, Field(ge=1, le=100_000)]
+BatchSize = Annotated[int, Field(ge=1)]
+TrainImages = Annotated[int, Field(ge=1, le=TRAIN_SPLIT)]
+HeldOutImages = Annotated[int, Field(ge=1, le=VALIDATION_SPLIT)]
+Depth = Annotated[int, Field(ge=0, le=100)]
+ActivationName = Literal[tuple(ACTIVATIONS)]  # type: ignore[valid-type]
+WeightInit = Literal[tuple(WEIGHT_INITS)]  # type: ignore[valid-type]
+
+
+def NonEmpty(item: Any) -> Any:
+    """A non-empty list of `item` without repeats."""
+
+    def distinct(values: list) -> list:
+        if len(set(map(repr, values))) != len(values):
+            raise ValueError("must not repeat a value")
+        return values
+
+    return Annotated[list[item], Field(min_length=1), AfterValidator(distinct)]
+
+
+def validate_protocol(model: type[ProtocolModel], protocol: dict[str, Any]) -> dict[str, Any]:
+    """The protocol checked against `model`, as plain data (ints given for floats become
+    floats); an `ExperimentError` naming the first bad key otherwise."""
+    try:
+        return model.model_validate(protocol).model_dump()
+    except ValidationError as error:
+        raise ExperimentError(protocol_problem(error, protocol)) from None
+
+
+def protocol_problem(error: ValidationError, protocol: dict[str, Any]) -> str:
+    problem = error.errors()[0]
+    location = [str(part) for part in problem["loc"]]
+    value = problem.get("input")
+    message = re.sub(r"^(Value error|Assertion failed), ", "", problem["msg"])
+    if problem["type"] == "extra_forbidden":
+        return f"protocol key {'.'.join(location)} is not one this experiment has."
+    if problem["type"] == "missing":
+        return f"protocol key {'.'.join(location)} is missing; add it to the declaration."
+    key_parts = [p for p in location if not p.isdigit()]
+    key = ".".join(key_parts)
+    shown = value if not isinstance(value, dict) else "a table"
+    return f"{key} = {shown!r} is not allowed: {message.lower()}; set it with --set {key}=…"

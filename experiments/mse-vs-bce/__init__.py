@@ -1,0 +1,8 @@
+"""Slow learning with MSE: a confidently wrong sigmoid neuron barely learns; with BCE, fast."""
+
+from dlexp.finding import Finding
+
+from .protocol import Protocol
+from .run import CHECKS, figures, measure
+
+FINDING = Finding(protocol=Protocol, measure=measure, checks=CHECKS, figures=figures)

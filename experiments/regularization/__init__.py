@@ -1,0 +1,8 @@
+"""Overfitting and its remedies: L2 weight decay, L1, dropout and early stopping."""
+
+from dlexp.finding import Finding
+
+from .protocol import Protocol
+from .run import CHECKS, figures, measure
+
+FINDING = Finding(protocol=Protocol, measure=measure, checks=CHECKS, figures=figures)

@@ -1,0 +1,35 @@
+"""The vanishing-gradient protocol: types and ranges of every key of `[protocol]`."""
+
+from typing import Annotated, Literal
+
+from pydantic import Field
+
+from dlexp.protocol import (
+    Depth,
+    Epochs,
+    Eta,
+    Lambda,
+    NonEmpty,
+    ProtocolModel,
+    Seeds,
+    TrainImages,
+    Units,
+)
+
+
+class Exploding(ProtocolModel):
+    depth: Annotated[int, Field(ge=1, le=5)]  # 0.5·25⁵ is exact in float32 up to 5 layers
+    weight: Annotated[float, Field(strict=False, gt=0, le=1e4)]
+    epochs: Epochs
+
+
+class Protocol(ProtocolModel):
+    seeds: Seeds
+    train_images: TrainImages
+    epochs: Epochs
+    eta: Eta
+    l2: Lambda
+    hidden_units: Units
+    depths: NonEmpty(Annotated[int, Field(ge=2, le=100)])
+    networks: NonEmpty(Literal["sigmoid", "relu", "residual"])
+    exploding: Exploding
