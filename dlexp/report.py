@@ -295,7 +295,10 @@ def provenance(run: Run) -> list[tuple[str, str]]:
     return [
         ("scale", run.scale_label),
         ("seeds", f"{len(seeds)} ({', '.join(str(s) for s in seeds)})"),
-        ("overrides", ", ".join(f"{k}={v}" for k, v in info.get("overrides", {}).items()) or "none"),
+        (
+            "overrides",
+            ", ".join(f"{k}={v}" for k, v in info.get("overrides", {}).items()) or "none",
+        ),
         ("device", device),
         ("versions", versions or "unknown"),
         ("platform", str(info.get("platform", "unknown"))),

@@ -23,13 +23,11 @@ import numpy as np
 import pandas as pd
 import torch
 
-from dlexp.finding import Outcome
 from dlexp.data import Split
 from dlexp.figures import line_with_band, save, scale_note, summarise
-from dlexp.measures import hidden_pre_activations
+from dlexp.finding import Outcome, RunContext
+from dlexp.measures import accuracy_and_cost, hidden_pre_activations
 from dlexp.models import ModelSpec, StackedMLP
-from dlexp.finding import RunContext
-from dlexp.measures import accuracy_and_cost
 from dlexp.trainer import Measure, Schedule
 
 RAW_PIXEL_SCALE = 255.0

@@ -30,12 +30,11 @@ import pandas as pd
 import torch
 from matplotlib.ticker import MaxNLocator
 
-from dlexp.finding import Outcome
 from dlexp.data import Split
 from dlexp.figures import line_with_band, save, scale_note, summarise
-from dlexp.models import ModelSpec, StackedMLP
-from dlexp.finding import RunContext
+from dlexp.finding import Outcome, RunContext
 from dlexp.measures import accuracy_and_cost
+from dlexp.models import ModelSpec, StackedMLP
 from dlexp.trainer import Measure, Schedule
 
 COSTS = {

@@ -35,13 +35,11 @@ import pandas as pd
 import torch
 from matplotlib.ticker import FixedLocator, NullFormatter, ScalarFormatter
 
-from dlexp.finding import Outcome
 from dlexp.data import Split
 from dlexp.figures import line_with_band, save, scale_note, summarise, summarise_on_log_scale
-from dlexp.measures import weight_norm
+from dlexp.finding import Outcome, RunContext
+from dlexp.measures import accuracy_and_cost, weight_norm
 from dlexp.models import ModelSpec, StackedMLP
-from dlexp.finding import RunContext
-from dlexp.measures import accuracy_and_cost
 from dlexp.trainer import Schedule
 
 SMALL_DATA = "small data"

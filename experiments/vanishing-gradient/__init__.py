@@ -1,4 +1,4 @@
-"""Vanishing and exploding gradients: in a sigmoid network layers learn at vastly different speeds."""
+"""Vanishing and exploding gradients: in a sigmoid net, layers learn at vastly different speeds."""
 
 from dlexp.finding import Finding
 

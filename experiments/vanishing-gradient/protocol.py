@@ -5,7 +5,6 @@ from typing import Annotated, Literal
 from pydantic import Field
 
 from dlexp.protocol import (
-    Depth,
     Epochs,
     Eta,
     Lambda,

@@ -17,12 +17,11 @@ import numpy as np
 import pandas as pd
 import torch
 
-from dlexp.finding import Outcome
 from dlexp.data import Split
 from dlexp.figures import line_with_band, save, scale_note, summarise_on_log_scale
+from dlexp.finding import Outcome, RunContext
 from dlexp.measures import layer_gradient_norms
 from dlexp.models import ModelSpec, StackedMLP
-from dlexp.finding import RunContext
 from dlexp.trainer import Schedule
 
 NETWORKS = {
