@@ -1,0 +1,27 @@
+"""The experiments ship inside the package: a built wheel holds every experiment folder."""
+
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+from dlexp.registry import available
+
+ROOT = Path(__file__).parent.parent
+
+
+def test_the_wheel_ships_every_experiment_folder(tmp_path):
+    subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q",
+         "-w", str(tmp_path), str(ROOT)],
+        check=True,
+        capture_output=True,
+    )  # fmt: skip
+    (wheel,) = tmp_path.glob("dlexp-*.whl")
+    names = set(zipfile.ZipFile(wheel).namelist())
+    assert "dlexp/experiments/__init__.py" in names
+    assert any(name.startswith("dlexp/templates/") for name in names)
+    for experiment, declaration in available().items():
+        for file in declaration.parent.iterdir():
+            if file.suffix in (".py", ".toml"):
+                assert f"dlexp/experiments/{experiment}/{file.name}" in names
