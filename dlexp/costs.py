@@ -65,8 +65,23 @@ class LogLikelihood:
         return a - y
 
 
+class LinearQuadratic:
+    """Linear outputs a = z for regression (F(x) = Σ v_i σ(w_i x + b_i) + c, the universal
+    approximation theorem's form), C = ½‖a − y‖²; δ^L = a − y."""
+
+    def output(self, z: torch.Tensor) -> torch.Tensor:
+        return z
+
+    def value(self, z: torch.Tensor, a: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        return 0.5 * ((a - y) ** 2).sum(-1)
+
+    def output_error(self, z: torch.Tensor, a: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        return a - y
+
+
 COSTS: dict[tuple[str, str], type] = {
     ("sigmoid", "cross-entropy"): CrossEntropy,
     ("sigmoid", "quadratic"): Quadratic,
     ("softmax", "cross-entropy"): LogLikelihood,
+    ("linear", "quadratic"): LinearQuadratic,
 }
