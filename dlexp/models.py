@@ -13,35 +13,52 @@ and the gradient comes from the four backpropagation equations
 A `StackedMLP` holds M such models at once: W^l is a tensor [M, out, in], activations are
 [M, batch, units], and each equation above is one batched matrix product over the M models, so the
 models never mix yet cost one computation. Each model has its own hyper-parameters (η, λ, dropout,
-leak, cost) and its own random stream.
+leak, cost, momentum) and its own random stream. Which units a training step keeps is
+`dlexp.dropout`'s; batch normalisation is `dlexp.batch_norm`'s; the update step `dlexp.sgd`'s.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 import torch
 
 from dlexp.activations import ACTIVATIONS, activation
+from dlexp.batch_norm import BatchNorm, Normalised
 from dlexp.costs import COSTS, Cost
+from dlexp.dropout import DROPOUT_MASKS, Masks
 
-# The standard deviation of W^l's entries for a layer of n_in inputs: N(0, 1/n_in) (Nielsen's
-# "normalized"), N(0, 1) ("large", his first chapters), He's N(0, 2/n_in) for ReLU.
-WEIGHT_INITS = {
-    "normalized": lambda n_in: n_in**-0.5,
-    "large": lambda n_in: 1.0,
-    "he": lambda n_in: (2.0 / n_in) ** 0.5,
+# The standard deviation of W^l's entries for a layer of n_in inputs and n_out outputs:
+# N(0, 1/n_in) (Nielsen's "normalized"), N(0, 1) ("large": his first chapters, deck 003 "Forward"),
+# He et al. 2015's N(0, 2/n_in) for ReLU, Glorot & Bengio 2010's N(0, 2/(n_in + n_out)), a "small"
+# N(0, 0.01²), and "equal": every weight `weight_value` and every bias `bias_mean`, so that all
+# hidden units of a layer start as exact copies (deck 004: "If weights are all equal ...").
+WEIGHT_INITS: dict[str, Callable[[int, int], float]] = {
+    "normalized": lambda n_in, n_out: n_in**-0.5,
+    "large": lambda n_in, n_out: 1.0,
+    "he": lambda n_in, n_out: (2.0 / n_in) ** 0.5,
+    "glorot": lambda n_in, n_out: (2.0 / (n_in + n_out)) ** 0.5,
+    "small": lambda n_in, n_out: 0.01,
+    "equal": lambda n_in, n_out: 0.0,
 }
+MOMENTUM_FORMS = ("heavy-ball", "one-step")
 
 
 @dataclass(frozen=True)
 class ModelSpec:
     """One model of an experiment: its architecture, initialisation and training hyper-parameters.
 
-    `keep_prob` is dropout's p, the probability that a hidden unit is kept in a mini-batch;
-    `leak` is leaky ReLU's slope α for z < 0 (0 is the plain ReLU); `l2` and `l1` are λ in the
-    lectures' λ/n weight penalties; `variant` and `params` label the model in the results table.
+    `keep_prob` is dropout's p, the probability that a hidden unit is kept, `input_keep_prob` the
+    same for an input unit (at test time each is used scaled down by its p); `dropout_masks` is
+    "mini-batch" (a unit is kept or deleted for a whole mini-batch) or "example" (one mask per
+    example, as Srivastava et al. 2014); `leak` is leaky ReLU's slope α for z < 0 (0 is the plain
+    ReLU); `l2` and `l1` are λ in the lectures' λ/n weight penalties; `momentum` is μ of the
+    update `momentum_form` ("heavy-ball" or deck 004's "one-step", see `dlexp.sgd`); `batch_norm`
+    normalises every hidden layer's pre-activations (`dlexp.batch_norm`); `weight_value` is the
+    weight of the "equal" initialisation; `variant` and `params` label the model in the results
+    table.
     """
 
     variant: str
@@ -59,6 +76,12 @@ class ModelSpec:
     l2: float = 0.0
     l1: float = 0.0
     keep_prob: float = 1.0
+    input_keep_prob: float = 1.0
+    dropout_masks: str = "mini-batch"
+    momentum: float = 0.0
+    momentum_form: str = "heavy-ball"
+    batch_norm: bool = False
+    weight_value: float = 0.5
     batch_size: int = 10
     params: dict[str, object] = field(default_factory=dict, compare=False, hash=False)
 
@@ -67,25 +90,29 @@ class ModelSpec:
             raise ValueError(
                 f"a network needs an input and an output layer, got sizes {self.sizes}"
             )
-        if self.activation not in ACTIVATIONS:
-            raise ValueError(
-                f"activation must be one of {list(ACTIVATIONS)}, not {self.activation!r}"
-            )
-        if (self.output, self.cost) not in COSTS:
-            raise ValueError(
-                f"(output, cost) must be one of {list(COSTS)}, not {(self.output, self.cost)}"
-            )
-        if self.weight_init not in WEIGHT_INITS:
-            raise ValueError(
-                f"weight_init must be one of {list(WEIGHT_INITS)}, not {self.weight_init!r}"
-            )
-        if not 0.0 < self.keep_prob <= 1.0:
-            raise ValueError(f"keep_prob must be in (0, 1], not {self.keep_prob}")
+        choices = {
+            "activation": (self.activation, ACTIVATIONS),
+            "(output, cost)": ((self.output, self.cost), COSTS),
+            "weight_init": (self.weight_init, WEIGHT_INITS),
+            "dropout_masks": (self.dropout_masks, DROPOUT_MASKS),
+            "momentum_form": (self.momentum_form, MOMENTUM_FORMS),
+        }
+        for name, (value, allowed) in choices.items():
+            if value not in allowed:
+                raise ValueError(f"{name} must be one of {list(allowed)}, not {value!r}")
+        for name, p in (("keep_prob", self.keep_prob), ("input_keep_prob", self.input_keep_prob)):
+            if not 0.0 < p <= 1.0:
+                raise ValueError(f"{name} must be in (0, 1], not {p}")
+        if not 0.0 <= self.momentum < 1.0:
+            raise ValueError(f"momentum must be in [0, 1), not {self.momentum}")
+        if self.batch_norm and self.batch_size < 2:
+            raise ValueError("batch normalisation needs mini-batches of at least 2 examples")
 
     @property
     def architecture(self) -> tuple:
         """What models must share to be stacked: input and output size, hidden width (when every
-        hidden layer has the same width; then depths may differ), activation, skips, batch size."""
+        hidden layer has the same width; then depths may differ), activation, skips, batch size,
+        batch normalisation."""
         hidden = set(self.sizes[1:-1])
         width = hidden.pop() if len(hidden) == 1 else self.sizes[1:-1]
         return (
@@ -95,6 +122,7 @@ class ModelSpec:
             self.activation,
             self.residual,
             self.batch_size,
+            self.batch_norm,
         )
 
     @property
@@ -107,30 +135,55 @@ def initial_parameters(
 ) -> list[tuple[torch.Tensor, torch.Tensor]]:
     """(W^l, b^l) per layer, drawn from the model's own generator.
 
-    Weights: "normalized" N(0, 1/n_in), "large" N(0, 1), "he" N(0, 2/n_in);
-    biases: N(bias_mean, bias_std²).
+    Weights N(0, std²) with std from `WEIGHT_INITS`, biases N(bias_mean, bias_std²); "equal" draws
+    the same numbers and then overwrites them, so that its shuffles match the random inits' of the
+    same seed.
     """
     layers = []
     for n_in, n_out in zip(spec.sizes[:-1], spec.sizes[1:]):
-        std = WEIGHT_INITS[spec.weight_init](n_in)
+        std = WEIGHT_INITS[spec.weight_init](n_in, n_out)
         weight = torch.randn(n_out, n_in, generator=generator) * std
         bias = torch.randn(n_out, generator=generator) * spec.bias_std + spec.bias_mean
+        if spec.weight_init == "equal":
+            weight, bias = weight.fill_(spec.weight_value), bias.fill_(spec.bias_mean)
         layers.append((weight, bias))
     return layers
 
 
 @dataclass
 class Trace:
-    """What a forward pass keeps for backpropagation: per layer z^l, f(z^l) and a^l."""
+    """What a forward pass keeps for backpropagation: the input units (after their dropout mask),
+    per layer z^l, f(z^l) and a^l; in a test pass with input dropout, the inputs' scale p [M, 1, 1];
+    with batch normalisation, what each hidden layer's backward pass needs. With batch norm, z^l
+    is the normalised pre-activation γ ẑ + β, the input of f.
+    """
 
     inputs: torch.Tensor
     zs: list[torch.Tensor]
     fs: list[torch.Tensor]
     activations: list[torch.Tensor]
+    input_scale: torch.Tensor | None = None
+    normalised: list[Normalised] = field(default_factory=list)
 
     @property
     def output(self) -> torch.Tensor:
         return self.activations[-1]
+
+    def layer_input(self, layer: int) -> torch.Tensor:
+        """a^{l-1}, what layer l multiplies by W^l (the scaled inputs for the first layer)."""
+        if layer > 0:
+            return self.activations[layer - 1]
+        return self.inputs if self.input_scale is None else self.inputs * self.input_scale
+
+
+class LayerError(NamedTuple):
+    """What backpropagation gives per layer l: δ^l [M, B, out] and a^{l-1} [M, B, in], and with
+    batch normalisation Σ_x ∂C_x/∂γ^l and Σ_x ∂C_x/∂β^l [M, 1, out] (else None)."""
+
+    layer: int
+    delta: torch.Tensor
+    previous: torch.Tensor
+    norm: tuple[torch.Tensor, torch.Tensor] | None = None
 
 
 class StackedMLP:
@@ -141,11 +194,17 @@ class StackedMLP:
     selected exactly, never computed into its output) that it neither uses nor trains.
     """
 
-    def __init__(self, specs: list[ModelSpec], device: torch.device | str = "cpu") -> None:
+    def __init__(
+        self,
+        specs: list[ModelSpec],
+        device: torch.device | str = "cpu",
+        dtype: torch.dtype = torch.float32,
+    ) -> None:
         if len({s.architecture for s in specs}) != 1:
             raise ValueError("models stacked together must share an architecture (see ModelSpec)")
         self.specs = specs
         self.device = torch.device(device)
+        self.dtype = dtype  # float64 only for exact gradient checks
         deepest = max(specs, key=lambda s: s.n_hidden)
         self.sizes, self.activation, self.residual = (
             deepest.sizes,
@@ -156,8 +215,8 @@ class StackedMLP:
         self.generators = [torch.Generator().manual_seed(s.seed) for s in specs]
         shapes = list(zip(self.sizes[1:], self.sizes[:-1]))
         m = len(specs)
-        self.weights = [torch.zeros(m, o, i, device=self.device) for o, i in shapes]
-        self.biases = [torch.zeros(m, o, device=self.device) for o, _ in shapes]
+        self.weights = [torch.zeros(m, o, i, device=self.device, dtype=dtype) for o, i in shapes]
+        self.biases = [torch.zeros(m, o, device=self.device, dtype=dtype) for o, _ in shapes]
         for model, (spec, generator) in enumerate(zip(specs, self.generators)):
             initial = initial_parameters(spec, generator)
             for layer, (weight, bias) in zip(self.own_layers(model), initial):
@@ -175,9 +234,12 @@ class StackedMLP:
         self.f = activation(self.activation, leak=self._column([s.leak for s in specs]))
         self.keep_prob = self._column([s.keep_prob for s in specs])
         self.dropout = any(s.keep_prob < 1.0 for s in specs)
+        self.input_keep_prob = self._column([s.input_keep_prob for s in specs])
+        self.input_dropout = any(s.input_keep_prob < 1.0 for s in specs)
+        self.norm = (
+            BatchNorm(m, list(self.sizes[1:-1]), self.device, dtype) if deepest.batch_norm else None
+        )
         self.costs = self._groups([COSTS[(s.output, s.cost)] for s in specs])
-        # the output units a^L = σ(z) or softmax(z), shared by the costs that use them
-        self.outputs = self._groups([COSTS[(s.output, "cross-entropy")] for s in specs])
 
     def _groups(self, kinds: list[type]) -> list[tuple[Cost, torch.Tensor]]:
         """One instance per distinct kind, in order of first appearance, with the [M, 1, 1] mask
@@ -199,7 +261,7 @@ class StackedMLP:
         return result
 
     def _column(self, values: list[float] | list[bool]) -> torch.Tensor:
-        return torch.tensor(values, dtype=torch.float32, device=self.device).view(-1, 1, 1)
+        return torch.tensor(values, dtype=self.dtype, device=self.device).view(-1, 1, 1)
 
     @property
     def n_models(self) -> int:
@@ -219,27 +281,39 @@ class StackedMLP:
         return self.residual and layer > 0 and keeps_width
 
     def output_activation(self, z: torch.Tensor) -> torch.Tensor:
-        return self._per_group(self.outputs, lambda cost: cost.output(z))
+        return self._per_group(self.costs, lambda cost: cost.output(z))
 
-    def forward(self, x: torch.Tensor, masks: list[torch.Tensor] | None = None) -> Trace:
+    def forward(self, x: torch.Tensor, masks: Masks | None = None) -> Trace:
         """Feed x [M, B, n_in] (or [B, n_in], shared by all models) forward.
 
-        With `masks` (one [M, B, units] 0/1 tensor per hidden layer) this is a training pass with
-        dropout; without, a test pass in which every hidden unit is used, scaled down by p.
+        With `masks` this is a training pass with their dropout; without, a test pass in which
+        every unit is used, scaled down by its p (the inputs by `input_keep_prob`, hidden units'
+        outputs by `keep_prob`).
         """
+        x = x.to(self.dtype)
+        training = masks is not None
+        input_mask = masks.inputs if training else None
+        shared = x.dim() == 2 and input_mask is None
         a = x.expand(self.n_models, *x.shape) if x.dim() == 2 else x
-        trace = Trace(inputs=a, zs=[], fs=[], activations=[])
+        if input_mask is not None:
+            a = a * input_mask
+        scale = self.input_keep_prob if not training and self.input_dropout else None
+        trace = Trace(inputs=a, zs=[], fs=[], activations=[], input_scale=scale)
         for layer in range(self.n_layers):
-            if layer == 0 and x.dim() == 2:
-                z = self.shared_input_layer(x)
+            if layer == 0:
+                z = self.first_layer(x if shared else a, scale)
             else:
                 z = torch.baddbmm(self.bias_rows[layer], a, self.weights_t[layer])
             if layer == self.n_layers - 1:
                 f = a = self.output_activation(z)
             else:
+                if self.norm is not None:
+                    z, normalised = self.norm.forward(layer, z, training)
+                    trace.normalised.append(normalised)
                 f = self.f.value(z)
-                h = f * masks[layer] if masks is not None else f
-                if masks is None and self.dropout:
+                mask = masks.hidden[layer] if training else None
+                h = f * mask if mask is not None else f
+                if not training and self.dropout:
                     h = h * self.keep_prob
                 new = a + h if self.skips[layer] else h
                 a = new if self.all_active[layer] else torch.where(self.active[layer], new, a)
@@ -252,20 +326,25 @@ class StackedMLP:
         """The desired output y: one-hot over the output units, or the 0/1 label itself when the
         network has a single output neuron."""
         if self.sizes[-1] == 1:
-            return labels.to(torch.float32).unsqueeze(-1)
-        return torch.nn.functional.one_hot(labels, self.sizes[-1]).to(torch.float32)
+            return labels.to(self.dtype).unsqueeze(-1)
+        return torch.nn.functional.one_hot(labels, self.sizes[-1]).to(self.dtype)
 
     def predictions(self, trace: Trace) -> torch.Tensor:
         """The predicted class: the most active output unit, or z > 0 for a single neuron."""
         z = trace.zs[-1]
         return (z[..., 0] > 0).long() if self.sizes[-1] == 1 else z.argmax(-1)
 
-    def shared_input_layer(self, x: torch.Tensor) -> torch.Tensor:
-        """z^1 [M, B, out] of every model for one input x [B, in], as one matrix product."""
+    def first_layer(self, x: torch.Tensor, scale: torch.Tensor | None) -> torch.Tensor:
+        """z^1 [M, B, out] for x [B, in] shared by every model (one matrix product) or x
+        [M, B, in]; with `scale` (test pass with input dropout), of the inputs scaled by p."""
         weight = self.weights[0]
+        if x.dim() == 3:
+            if scale is None:
+                return torch.baddbmm(self.bias_rows[0], x, self.weights_t[0])
+            return torch.bmm(x, self.weights_t[0]) * scale + self.bias_rows[0]
         m, n_out, n_in = weight.shape
-        z = x @ weight.reshape(m * n_out, n_in).T
-        return z.view(len(x), m, n_out).transpose(0, 1) + self.bias_rows[0]
+        z = (x @ weight.reshape(m * n_out, n_in).T).view(len(x), m, n_out).transpose(0, 1)
+        return (z if scale is None else z * scale) + self.bias_rows[0]
 
     def output_error(self, trace: Trace, y: torch.Tensor) -> torch.Tensor:
         """δ^L = ∂C/∂z^L of each model's own cost."""
@@ -273,23 +352,29 @@ class StackedMLP:
         return self._per_group(self.costs, lambda cost: cost.output_error(z, a, y))
 
     def backprop(
-        self, trace: Trace, y: torch.Tensor, masks: list[torch.Tensor] | None = None
-    ) -> Iterator[tuple[int, torch.Tensor, torch.Tensor]]:
-        """Per layer, from the output back: (l, δ^l [M, B, out], a^{l-1} [M, B, in]).
+        self, trace: Trace, y: torch.Tensor, masks: Masks | None = None
+    ) -> Iterator[LayerError]:
+        """Per layer, from the output back: δ^l, a^{l-1} (and batch norm's γ, β gradients).
 
         ∂C_x/∂b^l = δ^l_x and ∂C_x/∂W^l = δ^l_x (a^{l-1}_x)ᵀ. The error is passed on through
-        W^l before (l, δ^l, a^{l-1}) is yielded, so the caller may update layer l in place.
+        W^l (and γ^l) before layer l's `LayerError` is yielded, so the caller may update layer l
+        in place.
         """
         delta = self.output_error(trace, y)
         upstream = delta
         for layer in range(self.n_layers - 1, -1, -1):
+            norm = None
             if layer < self.n_layers - 1:
                 delta = self.f.times_derivative(upstream, trace.zs[layer], trace.fs[layer])
-                if masks is not None:
-                    delta = delta * masks[layer]
+                mask = masks.hidden[layer] if masks is not None else None
+                if mask is not None:
+                    delta = delta * mask
                 if not self.all_active[layer]:
                     delta = delta * self.active_scale[layer]
-            previous = trace.activations[layer - 1] if layer > 0 else trace.inputs
+                if self.norm is not None:
+                    delta, *grads = self.norm.backward(layer, delta, trace.normalised[layer])
+                    norm = (grads[0], grads[1])
+            previous = trace.layer_input(layer)
             if layer > 0:
                 downstream = torch.bmm(delta, self.weights[layer])
                 hidden = layer < self.n_layers - 1
@@ -298,7 +383,7 @@ class StackedMLP:
                 elif hidden and not self.all_active[layer]:
                     downstream = torch.where(self.active[layer], downstream, upstream)
                 upstream = downstream
-            yield layer, delta, previous
+            yield LayerError(layer, delta, previous, norm)
 
     def gradients(
         self, x: torch.Tensor, labels: torch.Tensor
@@ -310,7 +395,7 @@ class StackedMLP:
         grad_w: list[torch.Tensor] = [torch.empty(0)] * self.n_layers
         grad_b: list[torch.Tensor] = [torch.empty(0)] * self.n_layers
         batch = trace.inputs.shape[1]
-        for layer, delta, previous in self.backprop(trace, y):
+        for layer, delta, previous, _ in self.backprop(trace, y):
             grad_w[layer] = torch.bmm(delta.transpose(1, 2), previous) / batch
             grad_b[layer] = delta.sum(1) / batch
         return grad_w, grad_b

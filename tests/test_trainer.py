@@ -6,6 +6,7 @@ import pytest
 import torch
 
 from dlexp.data import synthetic_classification
+from dlexp.dropout import Masks, epoch_masks
 from dlexp.measures import accuracy_and_cost
 from dlexp.models import ModelSpec, StackedMLP
 from dlexp.trainer import Schedule, train, train_stack
@@ -18,19 +19,29 @@ def spec(**changes) -> ModelSpec:
     return replace(base, **changes)
 
 
-def autograd_gradients(net: StackedMLP, model: int, x, labels) -> list[torch.Tensor]:
-    """The same network written with torch.nn ops and differentiated by autograd."""
+def autograd_gradients(
+    net: StackedMLP, model: int, x, labels, masks: Masks | None = None
+) -> list[torch.Tensor]:
+    """The same network written with torch.nn ops and differentiated by autograd; with `masks`,
+    their dropout (model `model`'s rows), without, the test pass's scaling by p."""
     params = []
     for layer in net.own_layers(model):
         params.append(net.weights[layer][model].clone().requires_grad_())
         params.append(net.biases[layer][model].clone().requires_grad_())
     s = net.specs[model]
-    a = x
+    if masks is None:
+        a = x * s.input_keep_prob
+    else:
+        a = x * masks.inputs[model] if masks.inputs is not None else x
     for i in range(0, len(params) - 2, 2):
         z = a @ params[i].T + params[i + 1]
         f = {"sigmoid": torch.sigmoid, "tanh": torch.tanh}.get(
             s.activation, lambda v: torch.nn.functional.leaky_relu(v, s.leak)
         )(z)
+        if masks is None:
+            f = f * s.keep_prob
+        elif masks.hidden[i // 2] is not None:
+            f = f * masks.hidden[i // 2][model]
         a = a + f if (s.residual and i > 0) else f
     z = a @ params[-2].T + params[-1]
     y = torch.nn.functional.one_hot(labels, z.shape[-1]).float()
@@ -151,15 +162,101 @@ def test_per_layer_measures_report_each_models_own_layers():
     assert layers == {"v": [1, 2], "deep": [1, 2, 3, 4]}
 
 
-def test_dropout_deletes_a_unit_for_a_whole_mini_batch_with_probability_one_minus_p():
-    from dlexp.trainer import epoch_dropout_masks
+def epoch_mask_table(net: StackedMLP, n: int, layer: int) -> torch.Tensor:
+    """One epoch's masks of `layer` (0: inputs, l: hidden layer l) as [M, n, units]."""
+    steps = [([masks.inputs, *masks.hidden])[layer] for masks in epoch_masks(net, n)]
+    m = net.specs[0].batch_size
+    return torch.cat([mask.expand(-1, m, -1) for mask in steps], dim=1)[:, :n]
 
+
+def test_dropout_deletes_a_unit_for_a_whole_mini_batch_with_probability_one_minus_p():
     net = StackedMLP([spec(keep_prob=0.5, sizes=(20, 200, 4)), spec(seed=1, sizes=(20, 200, 4))])
-    masks = epoch_dropout_masks(net, n=200)[0]  # [M, n, units]
+    masks = epoch_mask_table(net, 200, layer=1)
     batches = masks[0].view(20, 10, 200)
     assert torch.equal(batches, batches[:, :1].expand_as(batches))  # one mask per mini-batch
     assert 0.45 < batches[:, 0].mean().item() < 0.55
     assert torch.equal(masks[1], torch.ones(200, 200))  # p = 1 keeps every unit
+
+
+def test_per_example_masks_differ_between_the_examples_of_a_mini_batch():
+    example = spec(sizes=(400, 300, 4), keep_prob=0.5, input_keep_prob=0.8, dropout_masks="example")
+    batch = spec(seed=1, sizes=(400, 300, 4), keep_prob=0.5, input_keep_prob=0.8)
+    net = StackedMLP([example, batch, spec(seed=2, sizes=(400, 300, 4))])
+    for layer, p in ((0, 0.8), (1, 0.5)):
+        masks = epoch_mask_table(net, 1000, layer)
+        rows = masks[0].view(100, 10, -1)
+        assert not torch.equal(rows[:, 1:], rows[:, :1].expand(-1, 9, -1))
+        assert all(len({tuple(r.tolist()) for r in b}) == 10 for b in rows)  # all ten different
+        assert abs(masks[0].mean().item() - p) < 0.01 and abs(masks[1].mean().item() - p) < 0.01
+        per_batch = masks[1].view(100, 10, -1)
+        assert torch.equal(per_batch, per_batch[:, :1].expand_as(per_batch))
+        assert abs(per_batch[:, 0].mean().item() - p) < 0.02
+        assert torch.equal(masks[2], torch.ones_like(masks[2]))
+
+
+def test_an_unused_layer_draws_no_masks_and_a_mask_free_stack_draws_none():
+    net = StackedMLP([spec(), spec(seed=1, sizes=(20, 8, 8, 8, 4))])
+    assert all(m.inputs is None and m.hidden == [None] * 3 for m in epoch_masks(net, 30))
+
+
+@pytest.mark.parametrize("mode", ["mini-batch", "example"])
+@pytest.mark.parametrize("residual", [False, True])
+def test_backpropagation_with_dropout_masks_matches_autograd(mode, residual):
+    dropping = {"keep_prob": 0.5, "input_keep_prob": 0.8, "dropout_masks": mode}
+    specs = [spec(residual=residual, **dropping), spec(seed=1, sizes=(20, 8, 4), **dropping)]
+    specs[1] = replace(specs[1], residual=residual)
+    net = StackedMLP(specs)
+    masks = next(iter(epoch_masks(net, 32)))
+    x, labels = DATA.images[:10], DATA.labels[:10]
+    trace = net.forward(x.expand(2, *x.shape).contiguous(), masks)
+    ours = {
+        layer: (delta, previous)
+        for layer, delta, previous, _ in net.backprop(
+            trace, net.targets(labels).expand(2, -1, -1), masks
+        )
+    }
+    for model in range(2):
+        expected = autograd_gradients(net, model, x, labels, masks)
+        got = []
+        for layer in net.own_layers(model):
+            delta, previous = ours[layer]
+            got += [delta[model].T @ previous[model] / 10, delta[model].sum(0) / 10]
+        for g, want in zip(got, expected, strict=True):
+            torch.testing.assert_close(g, want, rtol=1e-4, atol=1e-6)
+
+
+def test_the_test_pass_scales_the_inputs_by_their_keep_probability():
+    net = StackedMLP([spec(input_keep_prob=0.8), spec(seed=1, input_keep_prob=0.5)])
+    plain = StackedMLP([spec(), spec(seed=1)])
+    x = DATA.images[:50]
+    for model, p in enumerate((0.8, 0.5)):
+        want = plain.forward(x * p).output[model]
+        torch.testing.assert_close(net.forward(x).output[model], want)
+        torch.testing.assert_close(net.forward(x.expand(2, -1, -1)).output[model], want)
+    grad_w, grad_b = net.gradients(x, DATA.labels[:50])
+    for model in range(2):
+        expected = autograd_gradients(net, model, x, DATA.labels[:50])
+        ours = [t[layer][model] for layer in net.own_layers(model) for t in (grad_w, grad_b)]
+        for got, want in zip(ours, expected, strict=True):
+            torch.testing.assert_close(got, want, rtol=1e-4, atol=1e-6)
+
+
+def test_models_with_input_dropout_and_per_example_masks_train_as_if_alone():
+    mixed = [
+        spec(variant="inputs", seed=0, input_keep_prob=0.8),
+        spec(variant="example", seed=1, keep_prob=0.5, dropout_masks="example"),
+        spec(variant="both", seed=2, keep_prob=0.5, input_keep_prob=0.8, dropout_masks="example"),
+        spec(variant="batch", seed=3, keep_prob=0.5, input_keep_prob=0.8),
+        spec(
+            variant="deep", seed=4, sizes=(20, 8, 8, 8, 4), keep_prob=0.5, dropout_masks="example"
+        ),
+        spec(variant="none", seed=5, sizes=(20, 8, 4)),
+    ]
+    together = final_weights(mixed, epochs=2, one_stack=True)
+    for s in mixed:
+        alone = final_weights([s], epochs=2)[(s.variant, s.seed)]
+        for got, want in zip(together[(s.variant, s.seed)], alone, strict=True):
+            torch.testing.assert_close(got, want, rtol=1e-5, atol=1e-6)
 
 
 def test_one_input_for_all_models_gives_the_same_first_layer_as_stacked_inputs():
@@ -169,3 +266,45 @@ def test_one_input_for_all_models_gives_the_same_first_layer_as_stacked_inputs()
     stacked = net.forward(x.expand(3, *x.shape).contiguous())
     torch.testing.assert_close(shared.zs[0], stacked.zs[0])
     torch.testing.assert_close(shared.output, stacked.output)
+
+
+@pytest.mark.parametrize(
+    ("init", "std"),
+    [
+        ("normalized", 400**-0.5),
+        ("large", 1.0),
+        ("he", (2 / 400) ** 0.5),
+        ("glorot", (2 / (400 + 300)) ** 0.5),
+        ("small", 0.01),
+    ],
+)
+def test_random_weight_inits_have_their_standard_deviation(init, std):
+    weight = StackedMLP([spec(sizes=(400, 300, 4), weight_init=init)]).weights[0][0]
+    assert abs(weight.std().item() / std - 1) < 0.01 and abs(weight.mean().item()) < 0.01 * std
+
+
+def test_equal_weights_keep_every_hidden_unit_an_exact_copy_of_the_others():
+    """Deck 004: "If weights are all equal ... Network doesn't train": the units of a hidden layer
+    get equal errors, so they stay identical whatever the training does."""
+    equal = spec(sizes=(20, 8, 8, 4), weight_init="equal", weight_value=0.3, bias_mean=0.1)
+    net = StackedMLP([equal])
+    assert torch.equal(net.weights[0], torch.full_like(net.weights[0], 0.3))
+    assert torch.equal(net.biases[1], torch.full_like(net.biases[1], 0.1))
+    train_stack(net, DATA, Schedule(epochs=3), [])
+    for layer in range(2):
+        weight, bias = net.weights[layer][0], net.biases[layer][0]
+        assert torch.equal(weight, weight[:1].expand_as(weight))  # every unit's row the same
+        assert torch.equal(bias, bias[:1].expand_as(bias))
+    output = net.weights[2][0]
+    assert torch.equal(output, output[:, :1].expand_as(output))  # sees one hidden unit, 8 times
+    assert not torch.equal(net.weights[0], torch.full_like(net.weights[0], 0.3))  # it did learn
+    hidden = net.forward(DATA.images).activations[1][0]
+    assert torch.equal(hidden, hidden[:, :1].expand_as(hidden))
+
+
+def test_the_equal_init_shuffles_as_the_random_inits_of_its_seed():
+    order = []
+    for init in ("normalized", "equal"):
+        net = StackedMLP([spec(weight_init=init)])
+        order.append(torch.randperm(50, generator=net.generators[0]))
+    assert torch.equal(*order)
