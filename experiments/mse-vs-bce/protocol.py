@@ -1,8 +1,8 @@
 """The MSE-versus-cross-entropy protocol: types and ranges of every key of `[protocol]`."""
 
-from typing import Annotated
+from typing import Annotated, Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from dlexp.protocol import (
     BatchSize,
@@ -17,6 +17,7 @@ from dlexp.protocol import (
 )
 
 Parameter = Annotated[float, Field(strict=False, allow_inf_nan=False)]
+Cost = Literal["mse", "bce", "softmax-nll"]
 
 
 class Neuron(ProtocolModel):
@@ -33,8 +34,14 @@ class Mnist(ProtocolModel):
     hidden_units: Units
     batch_size: BatchSize
     epochs: Epochs
-    eta: Eta
-    eta_sweep: NonEmpty(Eta)
+    best_eta_after: Annotated[int, Field(ge=1)]  # epoch 0 is the untrained net
+    eta_sweep: Annotated[dict[Cost, NonEmpty(Eta)], Field(min_length=3, max_length=3)]
+
+    @model_validator(mode="after")
+    def chosen_within_training(self) -> "Mnist":
+        if self.best_eta_after > self.epochs:
+            raise ValueError(f"best_eta_after must be at most epochs ({self.epochs})")
+        return self
 
 
 class Protocol(ProtocolModel):
