@@ -46,8 +46,8 @@ class Verdict:
         """`mean ± half-width (n = k)`; the half-width is the 95% CI over seeds."""
         if self.n == 0 or math.isnan(self.mean):
             return "n/a"
-        if self.n == 1 or math.isnan(self.high):
-            return f"{self.mean:.{digits}g} (n = 1)"
+        if self.n == 1 or math.isnan(self.high):  # one value, or an infinite one: no interval
+            return f"{self.mean:.{digits}g} (n = {self.n})"
         return f"{self.mean:.{digits}g} ± {(self.high - self.mean):.{digits}g} (n = {self.n})"
 
     def to_dict(self) -> dict[str, Any]:

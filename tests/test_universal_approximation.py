@@ -23,11 +23,15 @@ def represented(errors: dict[int, float]) -> list[dict]:
     ]
 
 
-def trained(errors: dict[int, list[float]], epoch: int = 100) -> list[dict]:
+def trained(errors: dict[int, list[float]], epoch: int = 100, eta: float = 0.03) -> list[dict]:
+    """Final sup-error and training cost of nets trained at one η (cost = error / 10)."""
     return [
-        long_row(f"trained-{w}", seed, epoch, 0, "sup_error", e, part="trained", width=w)
+        long_row(
+            f"trained-{w}", seed, epoch, 0, metric, e * scale, part="trained", width=w, eta=eta
+        )
         for w, values in errors.items()
         for seed, e in enumerate(values)
+        for metric, scale in (("sup_error", 1.0), ("train_cost", 0.1))
     ]
 
 
@@ -51,6 +55,9 @@ def test_training_falls_short_only_when_every_seed_is_far_above_the_best_fit():
     assert outcome.passed and outcome.values == [50.0, 60.0]
     finds_it = pd.DataFrame(best + trained({8: [0.9, 0.8], 32: [0.012, 0.5]}))
     assert not checks.training_falls_short(finds_it, {}, factor=2.0).passed
+    at_a_better_eta = trained({32: [0.012, 0.015]}, eta=0.1)  # lower cost: this η is chosen
+    chosen = pd.DataFrame(best + trained({32: [0.5, 0.6]}) + at_a_better_eta)
+    assert not checks.training_falls_short(chosen, {}, factor=2.0).passed
 
 
 def test_the_parity_construction_is_exact_for_every_pattern():

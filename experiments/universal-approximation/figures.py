@@ -11,7 +11,7 @@ import pandas as pd
 
 from dlexp.figures import line_with_band, save, scale_note, summarise_on_log_scale
 
-from .checks import represented_errors, trained_errors
+from .checks import best_eta, represented_errors, trained_errors
 
 TARGET_LABEL = "f(x) = sin(2πx) + 0.5 sin(5πx)"
 
@@ -25,6 +25,12 @@ def figures(table: pd.DataFrame, protocol: dict[str, Any], scale: str, folder: P
     ]
 
 
+def at_best_eta(table: pd.DataFrame) -> pd.DataFrame:
+    """The untrained parts as they are, and of the trained nets only each width's best η."""
+    trained = table[table.part == "trained"].merge(best_eta(table), on=["width", "seed", "eta"])
+    return pd.concat([table[table.part != "trained"], trained], ignore_index=True)
+
+
 def curve(table: pd.DataFrame, **where: Any) -> pd.DataFrame:
     rows = table[table.metric == "fit"]
     for key, value in where.items():
@@ -34,9 +40,10 @@ def curve(table: pd.DataFrame, **where: Any) -> pd.DataFrame:
 
 def figure_fits(table: pd.DataFrame, scale: str, folder: Path) -> list[Path]:
     fig, axes = plt.subplots(1, 2, figsize=(11, 4.2), sharey=True)
+    table = at_best_eta(table)
     truth = curve(table, part="target")
     panels = (("represented", "best fit of N sigmoid units (least squares)"),
-              ("trained", "trained by SGD (seed 0)"))  # fmt: skip
+              ("trained", "trained by SGD with momentum, best η (seed 0)"))  # fmt: skip
     for ax, (part, title) in zip(axes, panels):
         ax.plot(truth.x, truth.value, color="black", linewidth=2.5, label=TARGET_LABEL)
         rows = table[(table.part == part) & (table.metric == "fit")]
@@ -65,7 +72,7 @@ def figure_error_vs_width(
     )
     trained = summarise_on_log_scale(trained_errors(table), ["width"])
     line_with_band(
-        ax, trained["width"], trained, marker="s", label="trained by SGD (geometric mean, 95% CI)"
+        ax, trained["width"], trained, marker="s", label="trained, best η (geometric mean, 95% CI)"
     )
     ax.set_xscale("log", base=2)
     ax.set_xticks(represented.index, [str(int(w)) for w in represented.index])
@@ -78,7 +85,8 @@ def figure_error_vs_width(
 
 
 def figure_training(table: pd.DataFrame, scale: str, folder: Path) -> list[Path]:
-    rows = table[(table.part == "trained") & (table.metric == "sup_error")]
+    rows = at_best_eta(table)
+    rows = rows[(rows.part == "trained") & (rows.metric == "sup_error")]
     fig, ax = plt.subplots(figsize=(7, 4.5))
     summary = summarise_on_log_scale(rows, ["width", "epoch"])
     for width, group in summary.groupby("width"):
@@ -86,7 +94,10 @@ def figure_training(table: pd.DataFrame, scale: str, folder: Path) -> list[Path]
     ax.set_yscale("log")
     ax.set_xlabel("epoch (mini-batch SGD)")
     ax.set_ylabel("sup-error on [0, 1] (log scale)")
-    ax.set_title("Training the one-hidden-layer nets (geometric mean, 95% CI)" + scale_note(scale))
+    ax.set_title(
+        "Training the one-hidden-layer nets at each width's best η (geometric mean, 95% CI)"
+        + scale_note(scale)
+    )
     ax.legend(fontsize=8, ncol=2)
     return save(fig, folder, "training")
 

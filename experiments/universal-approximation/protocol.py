@@ -28,7 +28,9 @@ class Protocol(ProtocolModel):
     trained_widths: NonEmpty(Width)
     train_points: Annotated[int, Field(ge=10, le=100_000)]
     grid_points: Annotated[int, Field(ge=11, le=100_001)]
+    input_scale: Annotated[float, Field(strict=False, gt=0, le=1000)]
     epochs: Epochs
-    eta: Eta
+    etas: NonEmpty(Eta)
+    momentum: Annotated[float, Field(strict=False, ge=0, lt=1)]
     batch_size: BatchSize
     parity: Parity

@@ -3,7 +3,8 @@
 Rows (long table), by `part`:
 - `represented`: per width, the sup-error of the best least-squares fit of N evenly spread sigmoid
   units (`sup_error`) and the fitted curve at the plotting points (`fit`, with `x`);
-- `trained`: per width and seed, `sup_error` over the epochs and the final `fit`;
+- `trained`: per width, η and seed, `sup_error` and `train_cost` over the epochs, and the final
+  `fit` (each width's η is chosen afterwards by the training cost, see `checks.best_eta`);
 - `target`: f itself at the plotting points;
 - `parity`: per (hidden layers, width) and seed, `train_accuracy` over the epochs on all 2^n
   patterns; `parity-construction`: the n-unit construction's accuracy.
@@ -13,6 +14,7 @@ from __future__ import annotations
 
 import itertools
 import math
+from collections.abc import Callable
 from typing import Any
 
 import pandas as pd
@@ -65,13 +67,20 @@ def represented(protocol: Protocol) -> list[dict[str, Any]]:
     return rows
 
 
-def sup_error(grid: torch.Tensor) -> Measure:
-    """max over the grid of |F(x) − f(x)|, per model."""
+def fit_errors(
+    grid: torch.Tensor, inputs: Callable[[torch.Tensor], torch.Tensor], data: Split
+) -> Measure:
+    """Per model: max over the grid of |F(x) − f(x)| (`sup_error`) and the mean quadratic cost
+    on the training points (`train_cost`, which picks each width's η)."""
     truth = target(grid)[:, 0]
 
     def measure(net: StackedMLP) -> dict[str, torch.Tensor]:
-        output = net.forward(grid.to(net.device)).output[..., 0]
-        return {"sup_error": (output - truth.to(net.device)).abs().max(dim=1).values}
+        output = net.forward(inputs(grid).to(net.device)).output[..., 0]
+        trace = net.forward(data.images.to(net.device))
+        return {
+            "sup_error": (output - truth.to(net.device)).abs().max(dim=1).values,
+            "train_cost": net.cost(trace, data.labels.to(net.device)).mean(dim=1),
+        }
 
     return measure
 
@@ -89,8 +98,13 @@ def curve_rows(
 
 def trained(context: RunContext) -> pd.DataFrame:
     protocol = context.protocol
+
+    def inputs(x: torch.Tensor) -> torch.Tensor:
+        """x ∈ [0, 1] scaled to the net's input range, centred on 0."""
+        return protocol["input_scale"] * (x - 0.5)
+
     points = torch.rand(protocol["train_points"], 1, generator=torch.Generator().manual_seed(0))
-    data = Split(points, target(points)[:, 0])
+    data = Split(inputs(points), target(points)[:, 0])
     grid = torch.linspace(0, 1, protocol["grid_points"]).unsqueeze(1)
     plot = torch.linspace(0, 1, PLOT_POINTS).unsqueeze(1)
     schedule = Schedule(protocol["epochs"], measure_every=max(1, protocol["epochs"] // 25))
@@ -103,17 +117,20 @@ def trained(context: RunContext) -> pd.DataFrame:
                 sizes=(1, width, 1),
                 output="linear",
                 cost="quadratic",
-                eta=protocol["eta"],
+                eta=eta,
+                momentum=protocol["momentum"],
                 batch_size=protocol["batch_size"],
-                params={"part": "trained", "width": width},
+                params={"part": "trained", "width": width, "eta": eta},
             )
+            for eta in protocol["etas"]
             for seed in context.seeds
         ]
         net = context.stack(specs)
         description = f"universal approximation: width {width}"
-        tables.append(context.train_stack(net, data, schedule, [sup_error(grid)], description))
+        measures = [fit_errors(grid, inputs, data)]
+        tables.append(context.train_stack(net, data, schedule, measures, description))
         with torch.no_grad():
-            curves = net.forward(plot.to(net.device)).output[..., 0].cpu()
+            curves = net.forward(inputs(plot).to(net.device)).output[..., 0].cpu()
         tables.append(pd.DataFrame(curve_rows(specs, protocol["epochs"], plot, curves)))
     return pd.concat(tables, ignore_index=True)
 
