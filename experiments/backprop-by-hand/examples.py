@@ -82,7 +82,9 @@ def dlexp_stack(net: SlideNet) -> StackedMLP:
     """The same network as a one-model dlexp stack (sigmoid hidden and output units,
     cross-entropy), its weights written in."""
     sizes = (net.weights[0].shape[1], *[w.shape[0] for w in net.weights])
-    stack = StackedMLP([ModelSpec(variant="slide", seed=0, sizes=sizes, batch_size=1)])
+    stack = StackedMLP(
+        [ModelSpec(variant="slide", seed=0, sizes=sizes, batch_size=1)], dtype=torch.float64
+    )
     for layer, (weight, bias) in enumerate(zip(net.weights, net.biases)):
         stack.weights[layer][0] = weight
         stack.biases[layer][0] = bias
