@@ -21,7 +21,7 @@ from dlexp.progress import Reporter
 from dlexp.registry import DEFAULT_SCALE, ExperimentError, flat_settings
 from dlexp.registry import load as load_experiment
 from dlexp.results import FIGURES, read_info, read_table
-from dlexp.runner import pick_device, prepare, run_prepared
+from dlexp.runner import check_inputs, pick_device, prepare, run_prepared
 
 
 @dataclass(frozen=True)
@@ -80,12 +80,12 @@ def run(
     result. Keyword arguments override protocol entries; a table is given as a dict
     (`exploding={"weight": 10.0}`)."""
     prepared = prepare(load_experiment(name_or_path), scale, flat_settings(overrides), seeds)
+    chosen = pick_device(device)
+    root = Path(out) if out is not None else Path("results")
+    data = Path(data_dir) if data_dir is not None else None
+    check_inputs([prepared], root, data, progress=not quiet)
     done = run_prepared(
-        prepared,
-        device=pick_device(device),
-        out=Path(out) if out is not None else Path("results"),
-        reporter=Reporter(quiet=quiet),
-        data_dir=Path(data_dir) if data_dir is not None else None,
+        prepared, device=chosen, out=root, reporter=Reporter(quiet=quiet), data_dir=data
     )
     return load(done.folder)
 

@@ -6,25 +6,40 @@ import functools
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Any, NoReturn
+from typing import Annotated
 
 import typer
-from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
+from rich.text import Text
 
-from dlexp.data import DataError
+from dlexp.console import (
+    cell,
+    err_console,
+    guarded,
+    interrupted,
+    out_console,
+    safe_output,
+    sigterm_as_interrupt,
+)
 from dlexp.progress import Reporter, quiet_by_default
 from dlexp.registry import (
     DEFAULT_SCALE,
     Experiment,
-    ExperimentError,
     get_path,
     leaf_keys,
     load,
     load_all,
     parse_setting,
 )
-from dlexp.runner import Prepared, RunResult, pick_device, prepare, run_prepared
+from dlexp.runner import (
+    Prepared,
+    RunResult,
+    check_inputs,
+    pick_device,
+    prepare,
+    run_prepared,
+)
 
 app = typer.Typer(
     add_completion=False,
@@ -32,26 +47,12 @@ app = typer.Typer(
     rich_markup_mode=None,
     help="Reproduce the findings of introductory deep-learning lectures and check their claims.",
 )
-out_console = Console(soft_wrap=True)
-err_console = Console(stderr=True, soft_wrap=True)
-
-USER_ERRORS = (ExperimentError, DataError)
 
 
-def fail(message: str) -> NoReturn:
-    err_console.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
-    raise typer.Exit(2)
-
-
-def guarded(action: Callable[[], Any]) -> Any:
-    """Run `action`; a user error becomes one line and exit 2, Ctrl-C one line and exit 130."""
-    try:
-        return action()
-    except USER_ERRORS as error:
-        fail(str(error))
-    except KeyboardInterrupt:
-        err_console.print("interrupted: nothing was written; earlier results are untouched.")
-        raise typer.Exit(130) from None
+@app.callback()
+def main() -> None:
+    """Reproduce the findings of introductory deep-learning lectures and check their claims."""
+    safe_output()
 
 
 @app.command("list")
@@ -66,12 +67,17 @@ def list_experiments() -> None:
     table.add_column("runtime", no_wrap=True)
     for experiment in guarded(load_all):
         table.add_row(
-            experiment.name,
-            experiment.claim,
-            f"{experiment.source.deck}: {experiment.source.slide}",
-            f"{len(experiment.claims)}\n({experiment.empirical_claims} empirical)",
-            "\n".join(experiment.scales),
-            "\n".join(f"{s}: {t}" for s, t in experiment.runtime.items()),
+            *map(
+                cell,
+                (
+                    experiment.name,
+                    experiment.claim,
+                    f"{experiment.source.deck}: {experiment.source.slide}",
+                    f"{len(experiment.claims)}\n({experiment.empirical_claims} empirical)",
+                    "\n".join(experiment.scales),
+                    "\n".join(f"{s}: {t}" for s, t in experiment.runtime.items()),
+                ),
+            )
         )
     out_console.print(table)
 
@@ -82,11 +88,11 @@ def show(
 ) -> None:
     """Every protocol parameter, the claim, the source and the lecture's reference numbers."""
     experiment: Experiment = guarded(lambda: load(name))
-    print_ = out_console.print
-    print_(f"[bold]{experiment.name}[/] — {experiment.title}")
-    print_(f"claim: {experiment.claim}", highlight=False)
-    print_(f"source: {experiment.source_line}", highlight=False)
-    print_(f"declared in: {experiment.path}", highlight=False)
+    print_ = functools.partial(out_console.print, highlight=False)
+    print_(f"[bold]{escape(experiment.name)}[/] — {escape(experiment.title)}")
+    print_(Text(f"claim: {experiment.claim}"))
+    print_(Text(f"source: {experiment.source_line}"))
+    print_(Text(f"declared in: {experiment.path}"))
     table = Table(title="protocol (lecture scale unless a scale column says otherwise)")
     table.add_column("parameter")
     table.add_column(DEFAULT_SCALE)
@@ -99,20 +105,21 @@ def show(
         for scale in others:
             value = get_path(resolved[scale], key)
             row.append(repr(value) if value != get_path(resolved[DEFAULT_SCALE], key) else "")
-        table.add_row(*row)
+        table.add_row(*map(cell, row))
     print_(table)
     if experiment.reference:
         reference = Table(title="the lecture's reference numbers")
         reference.add_column("quantity")
         reference.add_column("value")
         for key, value in experiment.reference.items():
-            reference.add_row(key, str(value))
+            reference.add_row(cell(key), cell(value))
         print_(reference)
     claims = Table(title="claims checked")
     for column in ("id", "kind", "the slide says", "checked as", "lecture"):
         claims.add_column(column, overflow="fold")
     for claim in experiment.claims:
-        claims.add_row(claim.id, claim.kind, claim.quote, claim.sentence, claim.reference)
+        row = (claim.id, claim.kind, claim.quote, claim.sentence, claim.reference)
+        claims.add_row(*map(cell, row))
     print_(claims)
 
 
@@ -122,53 +129,95 @@ def run(
     scale: Annotated[str, typer.Option(help="named scale: lecture (default) or tiny")] = (
         DEFAULT_SCALE
     ),
-    seeds: Annotated[int | None, typer.Option(min=1, help="number of seeds")] = None,
+    seeds: Annotated[int | None, typer.Option(min=1, max=100, help="number of seeds")] = None,
     device: Annotated[str, typer.Option(help="auto (CUDA when present), cpu or cuda")] = "auto",
     set_: Annotated[
         list[str] | None, typer.Option("--set", help="override a protocol entry: key=value")
     ] = None,
     out: Annotated[Path, typer.Option(help="results root")] = Path("results"),
-    data_dir: Annotated[Path | None, typer.Option(help="folder holding MNIST")] = None,
+    data_dir: Annotated[
+        Path | None, typer.Option(help="folder holding MNIST (the only place looked at)")
+    ] = None,
+    strict: Annotated[
+        bool, typer.Option(help="a failed claim exits 1 at any scale, not only at lecture scale")
+    ] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="no progress bars")] = False,
 ) -> None:
-    """Train, measure, check the lecture's claims and write results/<experiment>/<scale>/."""
+    """Train, measure, check the lecture's claims and write results/<experiment>/<scale>/.
+
+    Exit code: 0 when it ran (at a scale other than lecture the verdicts are indicative), 1 when
+    a claim failed at lecture scale (any scale with --strict) or a check could not run, 2 for a
+    usage or data error, found before any training."""
     reporter = Reporter(quiet=quiet or quiet_by_default())
-    overrides = dict(guarded(lambda: [parse_setting(item) for item in set_ or []]))
-    names = [e.name for e in guarded(load_all)] if name == "all" else [name]
-    prepared = [guarded(lambda n=n: prepare(load(n), scale, overrides, seeds)) for n in names]
-    run_one = functools.partial(
-        run_prepared,
-        device=guarded(lambda: pick_device(device)),
-        out=out,
-        reporter=reporter,
-        data_dir=data_dir,
-    )
-    if name == "all":
-        run_all(run_one, prepared, scale, reporter)
-        return
-    result: RunResult = guarded(lambda: run_one(prepared[0]))
-    print_result(result)
-    if not all(v.passed for v in result.verdicts):
+    with sigterm_as_interrupt():
+        overrides = dict(guarded(lambda: [parse_setting(item) for item in set_ or []]))
+        names = [e.name for e in guarded(load_all)] if name == "all" else [name]
+        prepared = []
+        for each in names:  # every experiment is checked before any is trained
+            prefix = f"{each}: " if name == "all" else ""
+            prepared.append(
+                guarded(lambda n=each: prepare(load(n), scale, overrides, seeds), prefix)
+            )
+        chosen = guarded(lambda: pick_device(device))
+        guarded(lambda: check_inputs(prepared, out, data_dir, progress=not reporter.quiet))
+        run_one = functools.partial(
+            run_prepared, device=chosen, out=out, reporter=reporter, data_dir=data_dir
+        )
+        if name == "all":
+            failed = run_all(run_one, prepared, scale, reporter, strict)
+        else:
+            result: RunResult = guarded(lambda: run_one(prepared[0]))
+            print_result(result)
+            failed = not succeeded(result, strict)
+    if failed:
         raise typer.Exit(1)
 
 
+def decisive(result: RunResult, strict: bool) -> bool:
+    """Whether the verdicts decide the exit code: at lecture scale, or at any with --strict."""
+    return strict or result.scale == DEFAULT_SCALE
+
+
+def succeeded(result: RunResult, strict: bool) -> bool:
+    if result.problems:
+        return False
+    return not decisive(result, strict) or all(v.passed for v in result.verdicts)
+
+
 def print_result(result: RunResult) -> None:
-    out_console.print(
-        f"[bold]{result.experiment.name}[/] at {result.scale} scale: {result.wall_seconds:.1f} s; "
-        f"results in {result.folder}/ (metrics.csv, run.json, figures/)",
-        highlight=False,
+    print_ = functools.partial(out_console.print, highlight=False)
+    print_(
+        f"[bold]{escape(result.experiment.name)}[/] at {escape(result.scale)} scale: "
+        f"{result.wall_seconds:.1f} s, {result.models} models × "
+        f"{result.model_steps / max(result.models, 1):,.0f} steps, "
+        f"{result.steps_per_second:,.0f} model-steps/s; "
+        f"results in {escape(str(result.folder))}/ (metrics.csv, run.json, figures/)"
     )
-    if result.scale != DEFAULT_SCALE:
-        out_console.print(
-            f"note: {result.scale} scale checks the code path, not the lecture's claim.",
+    if result.diverged:
+        err_console.print(
+            f"[yellow]warning:[/] {result.diverged} of {result.models} models diverged (inf or "
+            f"NaN weights or measurements, e.g. η too large); they are data: marked `diverged` "
+            f"in metrics.csv and noted in every verdict.",
+            highlight=False,
+        )
+    for problem in result.problems:
+        err_console.print(f"[bold red]error:[/] {escape(problem)}", highlight=False)
+    indicative = result.scale != DEFAULT_SCALE
+    if indicative:
+        print_(
+            f"note: at {escape(result.scale)} scale the verdicts are indicative: they check the "
+            f"code path, not the lecture's claim (--strict makes a FAIL exit 1).",
             style="yellow",
         )
     for v in result.verdicts:
         colour = "green" if v.passed else "red"
-        out_console.print(
-            f"[bold {colour}]{v.label}[/] {v.id} ({v.kind}): {v.text} — measured {v.measured()}; "
-            f"lecture: {v.reference or 'n/a'}; {v.detail}",
-            highlight=False,
+        label = f"{v.label} (indicative)" if indicative else v.label
+        print_(
+            f"[bold {colour}]{label}[/] "
+            + escape(
+                f"{v.id} ({v.kind}): {v.text} — measured {v.measured()}; "
+                f"lecture: {v.reference or 'n/a'}; {v.detail}"
+            )
         )
 
 
@@ -177,13 +226,14 @@ def run_all(
     prepared: list[Prepared],
     scale: str,
     reporter: Reporter,
-) -> None:
+    strict: bool,
+) -> bool:
     """Every declared experiment in turn under one progress display; one failure does not stop
-    the others, and the exit code says whether every claim held."""
+    the others. Returns whether any run failed (see `succeeded`)."""
     summary = Table(title=f"dlexp run all ({scale} scale)")
     for column in ("experiment", "passed", "failed", "wall time", "status"):
         summary.add_column(column)
-    all_passed = True
+    any_failed = False
     with reporter.session():
         overall = reporter.task("all experiments", len(prepared))
         for item in prepared:
@@ -191,41 +241,49 @@ def run_all(
             clock = time.perf_counter()
             try:
                 result = run_one(item)
-            except KeyboardInterrupt:
-                err_console.print("interrupted: the experiment in progress wrote nothing.")
-                raise typer.Exit(130) from None
+            except KeyboardInterrupt as error:
+                interrupted(error, "the experiment in progress wrote nothing.")
             except Exception as error:  # one broken experiment must not stop the others
-                err_console.print(f"[bold red]error:[/] {name}: {error}", highlight=False)
+                err_console.print(
+                    f"[bold red]error:[/] {escape(f'{name}: {type(error).__name__}: {error}')}",
+                    highlight=False,
+                )
                 elapsed = f"{time.perf_counter() - clock:.1f} s"
                 summary.add_row(name, "-", "-", elapsed, "error")
-                all_passed = False
+                any_failed = True
                 overall(1)
                 continue
             overall(1)
             print_result(result)
             passed = sum(v.passed for v in result.verdicts)
             failed = len(result.verdicts) - passed
-            all_passed &= failed == 0
-            summary.add_row(
-                name,
-                str(passed),
-                str(failed),
-                f"{result.wall_seconds:.1f} s",
-                "all claims hold" if failed == 0 else "claims failed",
-            )
+            any_failed |= not succeeded(result, strict)
+            status = "all claims hold" if failed == 0 else "claims failed"
+            if not decisive(result, strict):
+                status += " (indicative)"
+            if result.problems:
+                status = "code failed (see above)"
+            summary.add_row(name, str(passed), str(failed), f"{result.wall_seconds:.1f} s", status)
     out_console.print(summary)
-    if not all_passed:
-        raise typer.Exit(1)
+    return any_failed
 
 
 @app.command()
 def report(
     names: Annotated[list[str] | None, typer.Argument(help="experiments to include")] = None,
     out: Annotated[Path, typer.Option(help="results root")] = Path("results"),
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="no progress bars")] = False,
 ) -> None:
-    """Regenerate every figure from the CSVs alone and write REPORT.md and report.html."""
+    """Regenerate every figure from the CSVs alone and write REPORT.md and report.html.
+
+    Exit code 1 when a damaged run folder was skipped (its figures are left as they were)."""
     from dlexp.report import write_report
 
-    paths = guarded(lambda: write_report(out, names or []))
-    for path in paths:
-        out_console.print(f"wrote {path}", highlight=False)
+    reporter = Reporter(quiet=quiet or quiet_by_default())
+    written = guarded(lambda: write_report(out, names or [], reporter))
+    for path in written.paths:
+        out_console.print(Text(f"wrote {path}"))
+    for damaged in written.damaged:
+        err_console.print(f"[yellow]warning:[/] {escape(damaged.message)}", highlight=False)
+    if written.damaged:
+        raise typer.Exit(1)

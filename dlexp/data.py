@@ -1,10 +1,12 @@
-"""MNIST in Nielsen's 50,000 / 10,000 / 10,000 split, and a synthetic data set for tests.
+"""MNIST in Nielsen's 50,000 / 10,000 / 10,000 split (the splits themselves, and a synthetic
+data set for tests, are in `dlexp.splits`).
 
-MNIST is read from the four standard IDX files (gzipped or raw), found in the first of
-``--data-dir``, ``$DLEXP_DATA_DIR`` and the user cache directory that holds all four, either
-directly or under ``MNIST/raw/`` (torchvision's layout). When none does, the files are downloaded
-into ``<user cache>/MNIST/raw/``. Parsed files are cached in the user cache directory so that
-later loads take a fraction of a second.
+MNIST is read from the four standard IDX files (gzipped or raw), either directly in a folder or
+under ``MNIST/raw/`` (torchvision's layout). A folder given explicitly (``--data-dir``) is the only
+place looked at; otherwise the first of ``$DLEXP_DATA_DIR`` and the user cache directory that holds
+all four is used, and when none does, the files are downloaded into ``<user cache>/MNIST/raw/``.
+Parsed files are cached in the user cache directory so that later loads take a fraction of a
+second.
 """
 
 from __future__ import annotations
@@ -13,20 +15,19 @@ import contextlib
 import functools
 import gzip
 import hashlib
-import http.client
 import math
 import os
 import pickle
 import struct
 import tempfile
-import urllib.error
-import urllib.request
 import zlib
-from dataclasses import dataclass
 from pathlib import Path
 
 import torch
-from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TransferSpeedColumn
+
+from dlexp.download import CHUNK_BYTES, Corrupt, DownloadError, download
+from dlexp.splits import MNIST, Split
+from dlexp.splits import synthetic_classification as synthetic_classification
 
 _TRAIN_IMAGES = "train-images-idx3-ubyte"
 _TRAIN_LABELS = "train-labels-idx1-ubyte"
@@ -55,9 +56,6 @@ _IMAGES_MAGIC = 0x00000803
 _LABELS_MAGIC = 0x00000801
 _IMAGE_SIDE = 28
 
-_TIMEOUT_S = 10
-_CHUNK_BYTES = 1 << 16
-_NETWORK_ERRORS = (urllib.error.URLError, TimeoutError, ConnectionError, http.client.HTTPException)
 _HOW_TO_FIX = (
     "put the four MNIST files in one of these folders or point --data-dir / DLEXP_DATA_DIR "
     "at a folder holding them"
@@ -68,44 +66,6 @@ Fingerprint = tuple[tuple[str, int, int], ...]
 
 class DataError(Exception):
     """A problem with the data that the user can fix; str(error) is one sentence saying how."""
-
-
-@dataclass(frozen=True, eq=False)
-class Split:
-    """Examples of one split: images float32 [n, 784] in [0, 1] and labels int64 [n]."""
-
-    images: torch.Tensor
-    labels: torch.Tensor
-
-    def __post_init__(self) -> None:
-        if len(self.images) != len(self.labels):
-            raise ValueError(f"{len(self.images)} images but {len(self.labels)} labels")
-
-    def __len__(self) -> int:
-        return len(self.labels)
-
-    def subset(self, n: int) -> Split:
-        """The first n examples."""
-        if not 0 <= n <= len(self):
-            raise ValueError(f"cannot take {n} examples from a split of {len(self)}")
-        return Split(self.images[:n], self.labels[:n])
-
-    def to(self, device: torch.device | str) -> Split:
-        """This split with its tensors on device."""
-        return Split(self.images.to(device), self.labels.to(device))
-
-
-@dataclass(frozen=True, eq=False)
-class MNIST:
-    """MNIST split as in Nielsen's book: 50,000 train, 10,000 validation, 10,000 test."""
-
-    train: Split
-    validation: Split
-    test: Split
-
-    def to(self, device: torch.device | str) -> MNIST:
-        """This data set with all splits on device."""
-        return MNIST(self.train.to(device), self.validation.to(device), self.test.to(device))
 
 
 def read_idx(path: Path) -> torch.Tensor:
@@ -142,43 +102,72 @@ def read_idx(path: Path) -> torch.Tensor:
 
 
 def mnist_search_dirs(data_dir: Path | None = None) -> list[Path]:
-    """Folders searched for MNIST, in order: data_dir, $DLEXP_DATA_DIR, the user cache dir."""
-    candidates = (data_dir, os.environ.get("DLEXP_DATA_DIR"), _user_cache_dir())
+    """Folders searched for MNIST: data_dir alone when given, else $DLEXP_DATA_DIR and the user
+    cache dir, in that order."""
+    candidates = (data_dir,) if data_dir else (os.environ.get("DLEXP_DATA_DIR"), _user_cache_dir())
     return list(dict.fromkeys(Path(c).expanduser().resolve() for c in candidates if c))
 
 
 def load_mnist(
     data_dir: Path | None = None, *, download: bool = True, progress: bool = True
 ) -> MNIST:
-    """Load MNIST from the first search folder holding it, downloading it if none does.
+    """Load MNIST from `data_dir`, or from the first search folder holding it, downloading it if
+    none does (never when `data_dir` is given).
 
     Raises DataError when the files are missing and cannot be downloaded, or are corrupt.
     """
-    folders = mnist_search_dirs(data_dir)
-    files = next(filter(None, map(_find_files, folders)), None)
-    if files is None:
-        if not download:
-            raise DataError(
-                f"MNIST was not found in {_describe(folders)} and downloading is turned off; "
-                f"{_HOW_TO_FIX}."
-            )
-        files = _download(_user_cache_dir() / _RAW_SUBDIR, folders, progress)
+    return load_files(locate_mnist(data_dir, download=download, progress=progress))
+
+
+def load_files(files: dict[str, Path]) -> MNIST:
+    """MNIST from the four files `locate_mnist` found, parsed once per process."""
     return _load_files(_fingerprint(files))
 
 
-def synthetic_classification(
-    n: int, n_features: int = 784, n_classes: int = 10, *, seed: int = 0
-) -> Split:
-    """A small deterministic learnable data set shaped like MNIST, for unit tests.
+def locate_mnist(
+    data_dir: Path | None = None, *, download: bool = True, progress: bool = True
+) -> dict[str, Path]:
+    """The four MNIST files (see `load_mnist`); DataError naming what is missing and where."""
+    folders = mnist_search_dirs(data_dir)
+    files = next(filter(None, map(_find_files, folders)), None)
+    if files is not None:
+        return files
+    if data_dir and not folders[0].is_dir():
+        raise DataError(
+            f"--data-dir {folders[0]} is not a folder; point it at the folder holding the four "
+            f"MNIST files, or leave --data-dir out to use DLEXP_DATA_DIR or the download."
+        )
+    if data_dir:
+        raise DataError(
+            f"--data-dir {folders[0]} is the only place looked at and it lacks "
+            f"{_missing(folders[0])} (directly or under {_RAW_SUBDIR}/); put the four MNIST files "
+            f"there, or leave --data-dir out to use DLEXP_DATA_DIR or the download."
+        )
+    if not download:
+        raise DataError(
+            f"MNIST was not found in {_describe(folders)}: {_missing(folders[0])} is missing and "
+            f"downloading is turned off; {_HOW_TO_FIX}."
+        )
+    return _download(_user_cache_dir() / _RAW_SUBDIR, folders, progress)
 
-    Each class has a Gaussian mean per feature; examples are the class mean plus unit
-    Gaussian noise, squashed into [0, 1] by a sigmoid.
-    """
-    generator = torch.Generator().manual_seed(seed)
-    class_means = 2 * torch.randn(n_classes, n_features, generator=generator)
-    labels = torch.randint(n_classes, (n,), generator=generator)
-    noise = torch.randn(n, n_features, generator=generator)
-    return Split(torch.sigmoid(class_means[labels] + noise), labels)
+
+def mnist_provenance(files: dict[str, Path]) -> dict[str, object]:
+    """The folder the MNIST files were read from and each file's SHA-256, for run.json."""
+    resolved = {stem: files[stem].resolve() for stem in _MD5}
+    folder = resolved[_TRAIN_IMAGES].parent
+    return {
+        "folder": str(folder),
+        "sha256": {path.name: _sha256(path) for path in resolved.values()},
+    }
+
+
+@functools.cache
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as file:
+        while chunk := file.read(CHUNK_BYTES):
+            digest.update(chunk)
+    return digest.hexdigest()
 
 
 def _user_cache_dir() -> Path:
@@ -206,6 +195,22 @@ def _read_bytes(path: Path) -> bytearray:
         return bytearray(gzip.decompress(data))
     except (OSError, EOFError, zlib.error) as error:
         raise _corrupt(path, f"it does not decompress as gzip ({error})") from None
+
+
+def _missing(folder: Path) -> str:
+    """The MNIST files `folder` lacks, named (the layout holding more of them is the one meant)."""
+    layouts = [folder, folder / _RAW_SUBDIR]
+    missing = min(
+        (
+            [stem for stem in _MD5 if not any((place / n).is_file() for n in (stem, f"{stem}.gz"))]
+            for place in layouts
+        ),
+        key=len,
+    )
+    return (
+        ", ".join(f"{stem}(.gz)" for stem in missing)
+        or "no file (they are split over both layouts)"
+    )
 
 
 def _find_files(folder: Path) -> dict[str, Path] | None:
@@ -303,55 +308,14 @@ def _to_split(images: torch.Tensor, labels: torch.Tensor) -> Split:
 
 
 def _download(folder: Path, searched: list[Path], progress: bool) -> dict[str, Path]:
-    """Download the archives missing from folder, with an optional progress bar."""
+    """Download the archives into folder (see `dlexp.download`)."""
+    archives = {f"{stem}.gz": md5 for stem, md5 in _MD5.items()}
     try:
-        folder.mkdir(parents=True, exist_ok=True)
-    except OSError as error:
+        download(folder, archives, _MIRRORS, progress)
+    except Corrupt as error:
+        raise DataError(str(error)) from None
+    except DownloadError as error:
         raise DataError(
-            f"MNIST was not found in {_describe(searched)} and the download folder {folder} cannot "
-            f"be created ({error.strerror}); {_HOW_TO_FIX}."
+            f"MNIST was not found in {_describe(searched)} and {error}; {_HOW_TO_FIX}."
         ) from None
-    columns = (TextColumn("{task.description}"), BarColumn(), DownloadColumn())
-    with Progress(*columns, TransferSpeedColumn(), disable=not progress) as bar:
-        for stem, md5 in _MD5.items():
-            target = folder / f"{stem}.gz"
-            if not target.is_file():
-                _download_archive(target, md5, bar, searched)
     return {stem: folder / f"{stem}.gz" for stem in _MD5}
-
-
-def _download_archive(target: Path, md5: str, bar: Progress, searched: list[Path]) -> None:
-    """Fetch target from the first mirror that answers; DataError if none does."""
-    task = bar.add_task(target.name, total=None)
-    for mirror in _MIRRORS:
-        try:
-            _fetch(mirror + target.name, target, md5, bar, task)
-            return
-        except _NETWORK_ERRORS as error:
-            reason = error
-    raise DataError(
-        f"MNIST was not found in {_describe(searched)} and could not be downloaded from "
-        f"{' or '.join(_MIRRORS)} ({reason}); {_HOW_TO_FIX}."
-    )
-
-
-def _fetch(url: str, target: Path, md5: str, bar: Progress, task: int) -> None:
-    """Stream url into a temp file beside target, check its MD5, then rename it to target."""
-    digest = hashlib.md5(usedforsecurity=False)
-    fd, temp = tempfile.mkstemp(dir=target.parent, prefix=target.name, suffix=".part")
-    try:
-        with os.fdopen(fd, "wb") as file, urllib.request.urlopen(url, timeout=_TIMEOUT_S) as reply:
-            length = reply.headers.get("Content-Length")
-            bar.reset(task, total=int(length) if length else None)
-            while chunk := reply.read(_CHUNK_BYTES):
-                file.write(chunk)
-                digest.update(chunk)
-                bar.advance(task, len(chunk))
-        if digest.hexdigest() != md5:
-            raise DataError(
-                f"The download of {url} is corrupt (MD5 {digest.hexdigest()} instead of {md5}) "
-                f"and was deleted; run again, or fetch the file yourself into {target.parent}."
-            )
-        os.replace(temp, target)
-    finally:
-        Path(temp).unlink(missing_ok=True)

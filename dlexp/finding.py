@@ -6,7 +6,9 @@ Python package whose `__init__.py` defines `FINDING = Finding(...)`:
 - `protocol`: the pydantic model of the declaration's `[protocol]` table (types and ranges),
 - `measure(context)`: trains and measures, returning the long results table,
 - `checks`: the claim checks by name, each `check(table, protocol, **params) -> Outcome`,
-- `figures(table, protocol, scale, folder)`: draws the figures from the table alone.
+- `figures(table, protocol, scale, folder)`: draws the figures from the table alone,
+- `uses_mnist`: whether `measure` reads MNIST, so that the runner checks it is there before
+  any training (False for a finding on synthetic data).
 
 The runner and the report call these; nothing here imports them.
 """
@@ -22,15 +24,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import torch
 from pydantic import BaseModel
 
-from dlexp.data import MNIST, Split, load_mnist
+from dlexp.data import MNIST, Split, load_files, locate_mnist, mnist_provenance
 from dlexp.models import ModelSpec, StackedMLP
 from dlexp.progress import Reporter
 from dlexp.registry import EXPERIMENTS_DIR
-from dlexp.trainer import Measure, Schedule, total_steps, train, train_stack
+from dlexp.table import long_row
+from dlexp.trainer import Measure, Schedule, stacks, total_steps, train_stack
 
 Protocol = dict[str, Any]
 
@@ -50,23 +54,35 @@ Check = Callable[..., Outcome]
 Figures = Callable[[pd.DataFrame, Protocol, str, Path], list[Path]]
 
 
+DIVERGED = "diverged"
+
+
 @dataclass
 class RunContext:
-    """What a finding's `measure` gets: the protocol, seeds, device, data and the trainer."""
+    """What a finding's `measure` gets: the protocol, seeds, device, data and the trainer.
+
+    It counts what was trained (models and model-steps, for the run's speed) and notes every
+    model that diverged: one whose weights or measurements became inf or NaN (a too large η).
+    Those are data, not crashes: `diverged_rows()` marks them for the results table."""
 
     protocol: Protocol
     seeds: list[int]
     device: torch.device
     reporter: Reporter
     data_dir: Path | None = None
+    data_provenance: dict[str, Any] | None = None
+    models: int = 0
+    model_steps: int = 0
+    diverged: list[dict[str, Any]] = field(default_factory=list)
     _mnist: MNIST | None = field(default=None, repr=False)
 
     def mnist(self) -> MNIST:
-        """MNIST (Nielsen's 50k/10k/10k split) on the run's device, loaded once."""
+        """MNIST (Nielsen's 50k/10k/10k split) on the run's device, loaded once; where it was
+        read from (folder, checksums) is kept for run.json."""
         if self._mnist is None:
-            self._mnist = load_mnist(self.data_dir, progress=not self.reporter.quiet).to(
-                self.device
-            )
+            files = locate_mnist(self.data_dir, progress=not self.reporter.quiet)
+            self.data_provenance = mnist_provenance(files)
+            self._mnist = load_files(files).to(self.device)
         return self._mnist
 
     def train(
@@ -77,10 +93,15 @@ class RunContext:
         measures: Iterable[Measure],
         description: str,
     ) -> pd.DataFrame:
-        """Train every model of `specs` on the run's device, with a progress bar."""
-        steps = total_steps(specs, len(data), schedule.epochs)
-        advance = self.reporter.task(description, steps)
-        return train(specs, data, schedule, measures, device=self.device, advance=advance)
+        """Train every model of `specs` on the run's device, with a progress bar (models that
+        share an architecture as one stack, as `dlexp.trainer.train` does)."""
+        advance = self.reporter.task(description, total_steps(specs, len(data), schedule.epochs))
+        measures = list(measures)
+        tables = [
+            self._train(StackedMLP(group, self.device), data, schedule, measures, advance)
+            for group in stacks(specs)
+        ]
+        return pd.concat(tables, ignore_index=True)
 
     def stack(self, specs: list[ModelSpec]) -> StackedMLP:
         """A stack of `specs` on the run's device, for findings that set weights by hand."""
@@ -98,7 +119,44 @@ class RunContext:
         advance = self.reporter.task(
             description, total_steps(net.specs, len(data), schedule.epochs)
         )
-        return train_stack(net, data, schedule, list(measures), advance=advance)
+        return self._train(net, data, schedule, list(measures), advance)
+
+    def _train(
+        self,
+        net: StackedMLP,
+        data: Split,
+        schedule: Schedule,
+        measures: list[Measure],
+        advance: Callable[[int], None],
+    ) -> pd.DataFrame:
+        table = train_stack(net, data, schedule, measures, advance=advance)
+        self.models += net.n_models
+        self.model_steps += total_steps(net.specs, len(data), schedule.epochs)
+        self._note_diverged(net, table, schedule.epochs)
+        return table
+
+    def _note_diverged(self, net: StackedMLP, table: pd.DataFrame, epochs: int) -> None:
+        """Note each model whose parameters or measurements are not finite, with the first
+        epoch at which a measurement was not (or the last epoch)."""
+        parameters = [tensor.flatten(1) for tensor in (*net.weights, *net.biases)]
+        finite = torch.cat(parameters, dim=1).isfinite().all(dim=1).tolist()
+        broken = table[~np.isfinite(table["value"].to_numpy(dtype=float))]
+        for m, spec in enumerate(net.specs):
+            mine = (broken["variant"] == spec.variant) & (broken["seed"] == spec.seed)
+            for key, value in spec.params.items():
+                if key in broken and isinstance(value, (str, int, float)) and value == value:
+                    mine &= broken[key] == value  # (lists and NaN cannot be compared so)
+            epochs_broken = broken.loc[mine, "epoch"]
+            if finite[m] and epochs_broken.empty:
+                continue
+            epoch = int(epochs_broken.min()) if not epochs_broken.empty else epochs
+            self.diverged.append(
+                long_row(spec.variant, spec.seed, epoch, 0, DIVERGED, 1.0, **spec.params)
+            )
+
+    def diverged_rows(self) -> pd.DataFrame:
+        """One row per diverged model: metric `diverged`, value 1, at the epoch it diverged."""
+        return pd.DataFrame(self.diverged)
 
 
 @dataclass(frozen=True)
@@ -109,6 +167,7 @@ class Finding:
     measure: Callable[[RunContext], pd.DataFrame]
     checks: Mapping[str, Check]
     figures: Figures
+    uses_mnist: bool = True
 
 
 CODE_FILE = "__init__.py"

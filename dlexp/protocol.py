@@ -5,7 +5,6 @@ types here; an error names the key, the value and what is allowed.
 
 from __future__ import annotations
 
-import math
 import re
 from typing import Annotated, Any, Literal
 
@@ -19,12 +18,6 @@ from dlexp.registry import ExperimentError
 TRAIN_SPLIT, VALIDATION_SPLIT, TEST_SPLIT = 50_000, 10_000, 10_000
 
 
-def _finite(value: float) -> float:
-    if not math.isfinite(value):
-        raise ValueError("must be a finite number")
-    return value
-
-
 class ProtocolModel(BaseModel):
     """Base of every experiment's protocol model: unknown keys are errors; ints are accepted
     where floats are expected, nothing else is converted."""
@@ -32,11 +25,14 @@ class ProtocolModel(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
 
 
+# Floats are strict too: an int is accepted, a bool or a string ("0.5") is not; NaN and ±inf
+# never are (η = nan would train nothing and write NaNs).
+Number = Annotated[float, Field(allow_inf_nan=False)]
 Seeds = Annotated[int, Field(ge=1, le=100)]
 Epochs = Annotated[int, Field(ge=1)]
-Eta = Annotated[float, Field(strict=False, gt=0), AfterValidator(_finite)]
-Lambda = Annotated[float, Field(strict=False, ge=0), AfterValidator(_finite)]
-Probability = Annotated[float, Field(strict=False, gt=0, le=1)]
+Eta = Annotated[float, Field(gt=0, allow_inf_nan=False)]
+Lambda = Annotated[float, Field(ge=0, allow_inf_nan=False)]
+Probability = Annotated[float, Field(gt=0, le=1, allow_inf_nan=False)]
 Units = Annotated[int, Field(ge=1, le=100_000)]
 BatchSize = Annotated[int, Field(ge=1)]
 TrainImages = Annotated[int, Field(ge=1, le=TRAIN_SPLIT)]
@@ -46,12 +42,17 @@ ActivationName = Literal[tuple(ACTIVATIONS)]  # type: ignore[valid-type]
 WeightInit = Literal[tuple(WEIGHT_INITS)]  # type: ignore[valid-type]
 
 
-def NonEmpty(item: Any) -> Any:
-    """A non-empty list of `item` without repeats."""
+def NonEmpty(item: Any, including: tuple[Any, ...] = ()) -> Any:
+    """A non-empty list of `item` without repeats that holds every value of `including` (the
+    variants an experiment's claims compare against, e.g. the sigmoid net)."""
 
     def distinct(values: list) -> list:
         if len(set(map(repr, values))) != len(values):
             raise ValueError("must not repeat a value")
+        missing = [value for value in including if value not in values]
+        if missing:
+            needed = ", ".join(map(repr, missing))
+            raise ValueError(f"must include {needed}, which the claims compare against")
         return values
 
     return Annotated[list[item], Field(min_length=1), AfterValidator(distinct)]
@@ -75,7 +76,19 @@ def protocol_problem(error: ValidationError, protocol: dict[str, Any]) -> str:
         return f"protocol key {'.'.join(location)} is not one this experiment has."
     if problem["type"] == "missing":
         return f"protocol key {'.'.join(location)} is missing; add it to the declaration."
-    key_parts = [p for p in location if not p.isdigit()]
-    key = ".".join(key_parts)
-    shown = value if not isinstance(value, dict) else "a table"
-    return f"{key} = {shown!r} is not allowed: {message.lower()}; set it with --set {key}=…"
+    key = ".".join(part for part in location if not part.isdigit())
+    message = message[0].lower() + message[1:]
+    if location[-1].isdigit():  # one item of a list: show the whole list and the item
+        whole = _lookup(protocol, [part for part in location if not part.isdigit()])
+        return (
+            f"{key} = {whole!r} is not allowed: its item {value!r} is not; {message}; "
+            f"set it with --set {key}=[...]."
+        )
+    shown = "a table" if isinstance(value, dict) else repr(value)
+    return f"{key} = {shown} is not allowed: {message}; set it with --set {key}=..."
+
+
+def _lookup(protocol: Any, keys: list[str]) -> Any:
+    for key in keys:
+        protocol = protocol.get(key) if isinstance(protocol, dict) else None
+    return protocol

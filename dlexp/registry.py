@@ -13,15 +13,20 @@ from __future__ import annotations
 
 import copy
 import difflib
+import hashlib
 import importlib.util
+import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Any
 
 import tomllib
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
+from pydantic import ValidationError
+
+from dlexp.declaration import ClaimSpec as ClaimSpec  # re-exported: claims are read from here
+from dlexp.declaration import Declaration
 
 DEFAULT_SCALE = "lecture"
 DECLARATION = "experiment.toml"
@@ -41,51 +46,6 @@ EXPERIMENTS_DIR = _experiments_dir()
 
 class ExperimentError(Exception):
     """A problem with an experiment name, file or override; str() is one sentence to act on."""
-
-
-Slug = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9-]*$", max_length=64)]
-Text = Annotated[str, StringConstraints(min_length=1)]
-
-
-class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
-
-
-class Source(Strict):
-    deck: Text
-    slide: Text
-    also: str = ""
-
-
-class ClaimSpec(Strict):
-    """One checkable sentence of the lecture; `check` names a check of the experiment's code.
-
-    `text` may name `params` in braces ({min_gain_points}); `sentence` fills them in."""
-
-    id: Slug
-    text: Text
-    quote: str = ""
-    kind: Literal["identity", "empirical"]
-    check: Text
-    reference: str = ""
-    params: dict[str, Any] = Field(default_factory=dict)
-
-    @property
-    def sentence(self) -> str:
-        return self.text.format(**self.params)
-
-
-class Declaration(Strict):
-    name: Slug
-    title: Text
-    claim: Text
-    source: Source
-    finding: Slug | None = None
-    protocol: dict[str, Any]
-    scales: dict[str, dict[str, Any]] = Field(default_factory=dict)
-    runtime: dict[str, str] = Field(default_factory=dict)
-    reference: dict[str, Any] = Field(default_factory=dict)
-    claims: list[ClaimSpec] = Field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -110,6 +70,32 @@ class Experiment:
     @property
     def empirical_claims(self) -> int:
         return sum(claim.kind == "empirical" for claim in self.claims)
+
+    @property
+    def identity(self) -> str:
+        """A hash of what the experiment is: its declaration (as parsed) and its code folder."""
+        content = self.declaration.model_dump(mode="json")
+        text = json.dumps([content, str(self.code.resolve())], sort_keys=True, default=str)
+        return hashlib.sha256(text.encode()).hexdigest()
+
+    @property
+    def file_sha256(self) -> str:
+        """The declaration file's SHA-256, recorded in run.json."""
+        return hashlib.sha256(self.path.read_bytes()).hexdigest()
+
+    @property
+    def results_name(self) -> str:
+        """The folder under `--out` its runs go to: its name, unless it is an edited copy of a
+        shipped experiment of the same name (another protocol, claims or code), which gets
+        `name@<short hash>` so that it never replaces the shipped experiment's results."""
+        shipped = available().get(self.name)
+        if shipped is None or shipped.resolve() == self.path.resolve():
+            return self.name
+        try:
+            same = parse(shipped).identity == self.identity
+        except ExperimentError:
+            same = False
+        return self.name if same else f"{self.name}@{self.identity[:8]}"
 
     def resolve(
         self,
@@ -181,15 +167,18 @@ def parse_setting(item: str) -> tuple[str, Any]:
     if not sep or not key:
         raise ExperimentError(f"--set takes key=value, got {item!r}; `dlexp show NAME` lists keys.")
     try:
-        return key, tomllib.loads(f"v = {text}")["v"]
-    except tomllib.TOMLDecodeError:
-        if text.startswith("["):
-            raise ExperimentError(
-                f"--set {key}={text} is not a list dlexp can read; write it as TOML, with "
-                f"strings quoted and the whole argument in single quotes, e.g. "
-                f"--set '{key}=[\"a\", \"b\"]' or --set '{key}=[1, 2]'."
-            ) from None
-        return key, text
+        parsed = tomllib.loads(f"v = {text}")
+    except (tomllib.TOMLDecodeError, RecursionError):
+        parsed = None
+    if parsed is not None and list(parsed) == ["v"]:
+        return key, parsed["v"]
+    if text.startswith(("[", "{")) or "\n" in text or parsed is not None:
+        raise ExperimentError(
+            f"--set {key}={text} is not a value dlexp can read; write it as TOML, with "
+            f"strings quoted and the whole argument in single quotes, e.g. "
+            f"--set '{key}=[\"a\", \"b\"]' or --set '{key}=[1, 2]'."
+        )
+    return key, text
 
 
 def flat_settings(values: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
@@ -242,6 +231,8 @@ def parse(path: Path) -> Experiment:
         raise ExperimentError(f"{path} is not UTF-8 text; save it as UTF-8.") from None
     except (OSError, tomllib.TOMLDecodeError) as error:
         raise ExperimentError(f"cannot read experiment file {path}: {error}.") from None
+    except RecursionError:
+        raise ExperimentError(f"cannot read experiment file {path}: it nests too deeply.") from None
     try:
         declaration = Declaration.model_validate(raw)
     except ValidationError as error:

@@ -2,7 +2,8 @@
 
 A run is written into a hidden temporary folder beside its target and renamed into place only once
 everything is written, so an interrupted or failed run never leaves half a result and never
-destroys the previous good one.
+destroys the previous good one. The hidden folders a killed process (SIGKILL) left behind are
+removed by the next run, once that process is gone.
 """
 
 from __future__ import annotations
@@ -11,8 +12,10 @@ import json
 import math
 import os
 import platform
+import re
 import shutil
 import subprocess
+import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -22,10 +25,12 @@ import pandas as pd
 import torch
 
 import dlexp
+from dlexp.registry import ExperimentError
 from dlexp.table import tidy
 
 METRICS = "metrics.csv"
 RUN_INFO = "run.json"
+METRICS_ROWS = "metrics_rows"
 FIGURES = "figures"
 
 
@@ -33,10 +38,58 @@ def run_folder(root: Path, experiment: str, scale: str) -> Path:
     return root / experiment / scale
 
 
+def check_writable(target: Path) -> None:
+    """ExperimentError unless a run folder can be written at `target`: no part of its path is
+    a file and the deepest existing folder on it accepts a new file. Checked before training."""
+    existing = target
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir():
+        raise ExperimentError(
+            f"cannot write results to {target}/: {existing} is a file, not a folder; choose "
+            f"another --out."
+        )
+    try:
+        handle, probe = tempfile.mkstemp(dir=existing, prefix=".dlexp-write-test-")
+        os.close(handle)
+        os.unlink(probe)
+    except OSError as error:
+        raise ExperimentError(
+            f"cannot write results to {target}/: {existing} is not writable "
+            f"({error.strerror}); choose another --out."
+        ) from None
+
+
+def process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process
+        return True
+    return True
+
+
+def clear_stale(target: Path) -> None:
+    """Remove the hidden folders beside `target` that a killed run left (`.name.partial-PID`),
+    and put back a previous result a killed run had moved aside (`.name.previous-PID`) when
+    nothing replaced it; folders of processes still running are left alone."""
+    pattern = re.compile(rf"\.{re.escape(target.name)}\.(partial|previous)-(\d+)")
+    for folder in sorted(target.parent.glob(f".{target.name}.*-*")):
+        match = pattern.fullmatch(folder.name)
+        if not match or process_alive(int(match.group(2))):
+            continue
+        if match.group(1) == "previous" and not target.exists():
+            folder.rename(target)
+        else:
+            shutil.rmtree(folder, ignore_errors=True)
+
+
 @contextmanager
 def atomic_folder(target: Path) -> Iterator[Path]:
     """Yield a temporary folder; on success it replaces `target`, on any error it is removed."""
     target.parent.mkdir(parents=True, exist_ok=True)
+    clear_stale(target)
     staging = target.parent / f".{target.name}.partial-{os.getpid()}"
     shutil.rmtree(staging, ignore_errors=True)
     staging.mkdir()
@@ -58,12 +111,14 @@ def write_run(
     info: dict[str, Any],
     draw: Callable[[pd.DataFrame, Path], list[Path]],
 ) -> None:
-    """Write metrics.csv, run.json and the figures, all or nothing."""
+    """Write metrics.csv, run.json and the figures, all or nothing; run.json records how many
+    rows metrics.csv holds, so that a truncated copy can be told from a whole one."""
     with atomic_folder(target) as staging:
         tidy(table).to_csv(staging / METRICS, index=False)
         (staging / FIGURES).mkdir()
         draw(table, staging / FIGURES)
-        (staging / RUN_INFO).write_text(json.dumps(jsonable(info), indent=2) + "\n")
+        record = {**info, METRICS_ROWS: len(table)}
+        (staging / RUN_INFO).write_text(json.dumps(jsonable(record), indent=2) + "\n")
 
 
 def read_table(folder: Path) -> pd.DataFrame:

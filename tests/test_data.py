@@ -248,9 +248,10 @@ def test_search_dirs_order_without_duplicates(
     cache = cache_dir(tmp_path)
     assert mnist_search_dirs() == [cache]
     monkeypatch.setenv("DLEXP_DATA_DIR", str(tmp_path / "env"))
-    assert mnist_search_dirs(tmp_path / "arg") == [tmp_path / "arg", tmp_path / "env", cache]
-    assert mnist_search_dirs(tmp_path / "env") == [tmp_path / "env", cache]
-    assert mnist_search_dirs(cache) == [cache, tmp_path / "env"]
+    assert mnist_search_dirs() == [tmp_path / "env", cache]
+    assert mnist_search_dirs(tmp_path / "arg") == [tmp_path / "arg"]  # given: the only place
+    monkeypatch.setenv("DLEXP_DATA_DIR", str(cache))
+    assert mnist_search_dirs() == [cache]
 
 
 def test_cache_dir_defaults_to_home_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -274,6 +275,33 @@ def test_search_order_and_both_layouts(
     assert load_mnist(download=False).train.labels[0] == 3
 
 
+def test_an_explicit_data_dir_is_the_only_place_looked_at_and_names_the_missing_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fake_mnist: Callable[..., Path]
+) -> None:
+    monkeypatch.setenv("DLEXP_DATA_DIR", str(fake_mnist(tmp_path / "env", label=2)))
+    given = fake_mnist(tmp_path / "given", label=1)
+    (given / TEST_LABELS).unlink()
+    requested = serve(monkeypatch, {})
+
+    with pytest.raises(DataError) as raised:
+        load_mnist(given)
+
+    message = str(raised.value)
+    assert f"{given} is the only place looked at" in message
+    assert f"lacks {TEST_LABELS}(.gz) " in message and TRAIN_IMAGES not in message
+    assert requested == []  # no download, no fall-back to DLEXP_DATA_DIR
+
+
+def test_provenance_records_the_folder_and_each_files_checksum(
+    tmp_path: Path, fake_mnist: Callable[..., Path]
+) -> None:
+    folder = fake_mnist(tmp_path / "data", label=1)
+    provenance = data.mnist_provenance(data.locate_mnist(folder, download=False))
+    assert provenance["folder"] == str(folder.resolve())
+    expected = hashlib.sha256((folder / TEST_LABELS).read_bytes()).hexdigest()
+    assert provenance["sha256"][TEST_LABELS] == expected and len(provenance["sha256"]) == 4
+
+
 def test_files_spread_over_both_layouts_do_not_count(
     tmp_path: Path, fake_mnist: Callable[..., Path]
 ) -> None:
@@ -282,7 +310,7 @@ def test_files_spread_over_both_layouts_do_not_count(
     raw.mkdir(parents=True)
     (folder / TEST_LABELS).rename(raw / TEST_LABELS)
 
-    with pytest.raises(DataError, match="not found"):
+    with pytest.raises(DataError, match=f"lacks {TEST_LABELS}"):
         load_mnist(folder, download=False)
 
 
@@ -388,33 +416,35 @@ def test_unwritable_cache_dir_is_skipped(
 # --- missing files and downloading ---------------------------------------------------------------
 
 
-def test_missing_without_download_names_every_place(
+def test_missing_without_download_names_every_place_and_the_missing_files(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("DLEXP_DATA_DIR", str(tmp_path / "env"))
 
     with pytest.raises(DataError) as raised:
-        load_mnist(tmp_path / "arg", download=False)
+        load_mnist(download=False)
 
     message = str(raised.value)
-    for place in (tmp_path / "arg", tmp_path / "env", cache_dir(tmp_path)):
+    for place in (tmp_path / "env", cache_dir(tmp_path)):
         assert str(place) in message
     assert "--data-dir" in message and "DLEXP_DATA_DIR" in message
+    assert f"{TRAIN_IMAGES}(.gz)" in message
 
 
-def test_offline_download_tries_both_mirrors_and_explains(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+def test_offline_download_tries_both_mirrors_explains_and_leaves_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     requested = serve(monkeypatch, {})
 
     with pytest.raises(DataError) as raised:
-        load_mnist(tmp_path / "arg", progress=False)
+        load_mnist(progress=True)
 
     message = str(raised.value)
     assert requested == [FIRST_MIRROR + f"{TRAIN_IMAGES}.gz", SECOND_MIRROR + f"{TRAIN_IMAGES}.gz"]
-    assert str(tmp_path / "arg") in message and str(cache_dir(tmp_path)) in message
+    assert str(cache_dir(tmp_path)) in message
     assert "no network" in message and "--data-dir" in message
-    assert list((cache_dir(tmp_path) / "MNIST" / "raw").iterdir()) == []
+    assert not (tmp_path / "xdg").exists()  # no empty cache folder left behind
+    assert "bytes" not in capsys.readouterr().err  # no "0/? bytes" bar
 
 
 def test_md5_mismatch_deletes_the_download(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -423,7 +453,7 @@ def test_md5_mismatch_deletes_the_download(tmp_path: Path, monkeypatch: pytest.M
     with pytest.raises(DataError, match=r"MD5 \w+ instead of f68b3c2dcbeaaa9fbdd348bbdeb94873"):
         load_mnist(progress=False)
 
-    assert list((cache_dir(tmp_path) / "MNIST" / "raw").iterdir()) == []
+    assert not (cache_dir(tmp_path) / "MNIST").exists()
 
 
 @pytest.mark.usefixtures("fake_mnist")

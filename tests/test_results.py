@@ -39,7 +39,7 @@ def test_write_run_puts_core_columns_first_and_writes_everything(tmp_path):
         "value",
         "depth",
     ]
-    assert read_info(target) == {"x": "nan"}
+    assert read_info(target) == {"x": "nan", "metrics_rows": 1}
     assert (target / "figures" / "f.png").exists()
     assert finished_runs(tmp_path) == [target]
 
@@ -53,7 +53,7 @@ def test_a_failing_run_leaves_the_previous_result_untouched(tmp_path):
 
     with pytest.raises(RuntimeError):
         write_run(target, table(2.0), {"run": 2}, broken_figures)
-    assert read_info(target) == {"run": 1}
+    assert read_info(target) == {"run": 1, "metrics_rows": 1}
     assert read_table(target)["value"].tolist() == [1.0]
     assert sorted(p.name for p in target.parent.iterdir()) == ["tiny"]
 

@@ -7,4 +7,6 @@ from .figures import figures
 from .protocol import Protocol
 from .run import measure
 
-FINDING = Finding(protocol=Protocol, measure=measure, checks=CHECKS, figures=figures)
+FINDING = Finding(
+    protocol=Protocol, measure=measure, checks=CHECKS, figures=figures, uses_mnist=False
+)
