@@ -95,7 +95,7 @@ def figure_training(table: pd.DataFrame, scale: str, folder: Path) -> list[Path]
     ax.set_xlabel("epoch (mini-batch SGD)")
     ax.set_ylabel("sup-error on [0, 1] (log scale)")
     ax.set_title(
-        "Training the one-hidden-layer nets at each width's best η (geometric mean, 95% CI)"
+        "Training one hidden layer, each width at its best η\n(geometric mean, 95% CI over seeds)"
         + scale_note(scale)
     )
     ax.legend(fontsize=8, ncol=2)

@@ -36,15 +36,23 @@ def target(x: torch.Tensor) -> torch.Tensor:
     return torch.sin(2 * math.pi * x) + 0.5 * torch.sin(5 * math.pi * x)
 
 
-def best_fit(width: int, steepness_per_unit: float, x: torch.Tensor) -> torch.Tensor:
-    """F(x) = Σ v_i σ(s(x − c_i)) + c with centres c_i = (i + ½)/N, s = steepness·N, and v, c
-    the least-squares fit of f on the points x (float64): what width N can represent."""
+def sigmoid_features(width: int, steepness_per_unit: float, x: torch.Tensor) -> torch.Tensor:
+    """Columns σ(s(x − c_i)) of the N units, then 1 (the bias); c_i = (i + ½)/N, s = steepness·N."""
     x = x.double()
     centres = (torch.arange(width, dtype=torch.float64) + 0.5) / width
     features = torch.sigmoid(steepness_per_unit * width * (x - centres))
-    design = torch.cat([features, torch.ones(len(x), 1, dtype=torch.float64)], dim=1)
-    weights = torch.linalg.lstsq(design, target(x)).solution
-    return (design @ weights)[:, 0]
+    return torch.cat([features, torch.ones(len(x), 1, dtype=torch.float64)], dim=1)
+
+
+def best_fit(
+    width: int, steepness_per_unit: float, fit_on: torch.Tensor, at: torch.Tensor
+) -> torch.Tensor:
+    """F(x) = Σ v_i σ(s(x − c_i)) + c at the points `at`, with v and c the least-squares fit of f
+    on the points `fit_on` (float64): what width N can represent."""
+    weights = torch.linalg.lstsq(
+        sigmoid_features(width, steepness_per_unit, fit_on), target(fit_on.double())
+    ).solution
+    return (sigmoid_features(width, steepness_per_unit, at) @ weights)[:, 0]
 
 
 def represented(protocol: Protocol) -> list[dict[str, Any]]:
@@ -55,11 +63,11 @@ def represented(protocol: Protocol) -> list[dict[str, Any]]:
         for x, y in zip(plot[:, 0], target(plot)[:, 0])
     ]
     for width in protocol["represented_widths"]:
-        fit = best_fit(width, protocol["steepness_per_unit"], grid)
+        fit = best_fit(width, protocol["steepness_per_unit"], grid, grid)
         error = float((fit - target(grid.double())[:, 0]).abs().max())
         params = {"part": "represented", "width": width}
         rows.append(long_row(f"represented-{width}", 0, 0, 0, "sup_error", error, **params))
-        curve = best_fit(width, protocol["steepness_per_unit"], plot)
+        curve = best_fit(width, protocol["steepness_per_unit"], grid, plot)
         rows += [
             long_row(f"represented-{width}", 0, 0, 0, "fit", float(y), **params, x=float(x))
             for x, y in zip(plot[:, 0], curve)
