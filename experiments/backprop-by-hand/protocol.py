@@ -9,4 +9,4 @@ from dlexp.protocol import ProtocolModel
 
 class Protocol(ProtocolModel):
     seeds: Literal[1]  # nothing is random: the slides' numbers are the inputs
-    epsilon: Annotated[float, Field(strict=False, gt=0, le=1e-2)]
+    epsilon: Annotated[float, Field(allow_inf_nan=False, gt=0, le=1e-2)]

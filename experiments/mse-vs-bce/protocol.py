@@ -16,7 +16,7 @@ from dlexp.protocol import (
     Units,
 )
 
-Parameter = Annotated[float, Field(strict=False, allow_inf_nan=False)]
+Parameter = Annotated[float, Field(allow_inf_nan=False)]
 Cost = Literal["mse", "bce", "softmax-nll"]
 
 

@@ -24,13 +24,13 @@ class Parity(ProtocolModel):
 class Protocol(ProtocolModel):
     seeds: Seeds
     represented_widths: NonEmpty(Width)
-    steepness_per_unit: Annotated[float, Field(strict=False, gt=0, le=100)]
+    steepness_per_unit: Annotated[float, Field(allow_inf_nan=False, gt=0, le=100)]
     trained_widths: NonEmpty(Width)
     train_points: Annotated[int, Field(ge=10, le=100_000)]
     grid_points: Annotated[int, Field(ge=11, le=100_001)]
-    input_scale: Annotated[float, Field(strict=False, gt=0, le=1000)]
+    input_scale: Annotated[float, Field(allow_inf_nan=False, gt=0, le=1000)]
     epochs: Epochs
     etas: NonEmpty(Eta)
-    momentum: Annotated[float, Field(strict=False, ge=0, lt=1)]
+    momentum: Annotated[float, Field(allow_inf_nan=False, ge=0, lt=1)]
     batch_size: BatchSize
     parity: Parity
