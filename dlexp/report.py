@@ -88,7 +88,7 @@ def write_report(out: Path, names: list[str], reporter: Reporter | None = None) 
 def selected_runs(out: Path, names: list[str]) -> list[Path]:
     """The run folders under `out`, of the named experiments when names are given."""
     folders = candidate_runs(out)
-    present = sorted({f.parent.name for f in folders})
+    present = sorted({experiment_of(f) for f in folders})
     for name in names:
         if name not in present:
             raise ExperimentError(missing_results(name, out, present))
@@ -97,7 +97,13 @@ def selected_runs(out: Path, names: list[str]) -> list[Path]:
             f"no results under {out}/; run `dlexp run all --scale tiny --out {out}` "
             f"(or `dlexp run <name> --out {out}`) first."
         )
-    return [f for f in folders if not names or f.parent.name in names]
+    return [f for f in folders if not names or experiment_of(f) in names]
+
+
+def experiment_of(folder: Path) -> str:
+    """The experiment a run folder belongs to: `NAME` of `NAME/scale` and of an edited copy's
+    `NAME@hash/scale`."""
+    return folder.parent.name.partition("@")[0]
 
 
 def missing_results(name: str, out: Path, present: list[str]) -> str:
@@ -113,7 +119,7 @@ def regenerate(folder: Path, data: RunData) -> Run:
     """Redraw one checked run's figures and re-check its claims from its table; what the
     experiment's code cannot do with the table is noted, and the run-time result shown."""
     name, protocol, scale = data.info["experiment"], data.info["protocol"], data.info["scale"]
-    declaration = shipped_declaration(name)
+    declaration = declaration_of(folder, data.info)
     problems: list[str] = []
     figures = sorted((folder / FIGURES).glob("*.png"))
     verdicts = data.recorded
@@ -142,6 +148,20 @@ def regenerate(folder: Path, data: RunData) -> Run:
         figures=[Figure(path) for path in figures],
         problems=problems,
     )
+
+
+def declaration_of(folder: Path, info: dict[str, Any]) -> Experiment | None:
+    """The declaration a run was made from: the shipped one for `NAME/scale`; for an edited
+    copy's `NAME@hash/scale`, the copy itself while it is unchanged since the run (its SHA-256
+    as recorded), else None (the run is then shown as recorded)."""
+    if "@" not in folder.parent.name:
+        return shipped_declaration(info["experiment"])
+    path = Path(str(info.get("declaration", "")))
+    try:
+        copy = parse(path)
+    except ExperimentError:
+        return None
+    return copy if copy.file_sha256 == info.get("declaration_sha256") else None
 
 
 def shipped_declaration(name: str) -> Experiment | None:

@@ -29,6 +29,7 @@ from dlexp.registry import available, load
 from dlexp.report import (
     HTML_FILE,
     MARKDOWN_FILE,
+    declaration_of,
     md,
     missing_results,
     render,
@@ -602,3 +603,19 @@ def test_run_all_at_tiny_scale_then_report_names_every_declared_experiment(tmp_p
         assert f"(`{name}`)" in markdown and f'id="{name}"' in page
     assert "not regenerated" not in markdown and "not re-checked" not in markdown
     assert "Declared but without results" not in markdown, ran.output  # one raised an error
+
+
+def test_an_edited_copy_is_reported_from_its_own_declaration(tmp_path):
+    copy = tmp_path / "mine.toml"
+    text = available()["backprop-by-hand"].read_text()
+    copy.write_text(text.replace("epsilon = 1e-6", "epsilon = 1e-5"))
+    out = tmp_path / "out"
+    result = CliRunner().invoke(app, ["run", str(copy), "--out", str(out), "-q"])
+    assert result.exit_code in (0, 1), result.output
+    (folder,) = [p for p in out.glob("backprop-by-hand@*/lecture")]
+    written = write_report(out, ["backprop-by-hand"])
+    markdown = written.paths[0].read_text()
+    assert folder.parent.name in markdown and "epsilon" in markdown
+    assert not written.damaged
+    copy.write_text(text.replace("epsilon = 1e-6", "epsilon = 1e-4"))  # changed since the run
+    assert declaration_of(folder, json.loads((folder / "run.json").read_text())) is None
