@@ -16,10 +16,19 @@ from dlexp.protocol import (
     Units,
 )
 
+Leak = Annotated[float, Field(strict=False, gt=0, lt=1)]
+Bias = Annotated[float, Field(strict=False, lt=0, allow_inf_nan=False)]
+Shift = Annotated[float, Field(strict=False, gt=0, allow_inf_nan=False)]
+
 
 class BadStarts(ProtocolModel):
+    eta: Eta
+    biases: NonEmpty(Bias)
+    shifts: NonEmpty(Shift)
+
+
+class RawInputs(ProtocolModel):
     etas: NonEmpty(Eta)
-    biases: NonEmpty(Annotated[float, Field(strict=False, allow_inf_nan=False)])
 
 
 class Protocol(ProtocolModel):
@@ -30,7 +39,8 @@ class Protocol(ProtocolModel):
     batch_size: BatchSize
     hidden_layers: Annotated[int, Field(ge=1, le=20)]
     hidden_units: Units
-    leak: Annotated[float, Field(strict=False, gt=0, lt=1)]
+    leaks: NonEmpty(Leak)
     etas: NonEmpty(Eta)
     gradient_images: TrainImages
     bad_starts: BadStarts
+    raw_inputs: RawInputs
