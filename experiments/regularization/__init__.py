@@ -2,7 +2,9 @@
 
 from dlexp.finding import Finding
 
+from .checks import CHECKS
+from .figures import figures
 from .protocol import Protocol
-from .run import CHECKS, figures, measure
+from .run import measure
 
 FINDING = Finding(protocol=Protocol, measure=measure, checks=CHECKS, figures=figures)

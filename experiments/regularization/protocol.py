@@ -1,9 +1,10 @@
 """The regularization protocol: types and ranges of every key of `[protocol]`."""
 
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import Field
 
+from dlexp.dropout import DROPOUT_MASKS
 from dlexp.protocol import (
     BatchSize,
     Epochs,
@@ -42,5 +43,8 @@ class Protocol(ProtocolModel):
     other_l2: NonEmpty(Lambda)
     l1: Lambda
     keep_prob: Probability
+    input_keep_prob: Probability
+    dropout_masks: Literal[DROPOUT_MASKS]  # type: ignore[valid-type]
+    label_noise: Annotated[float, Field(gt=0, lt=1, allow_inf_nan=False)]
     patience: NonEmpty(Annotated[int, Field(ge=1)])
     full_data: FullData
