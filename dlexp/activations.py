@@ -24,7 +24,10 @@ class Sigmoid:
     """σ(z) = 1 / (1 + e^{−z}),  σ'(z) = σ(z)(1 − σ(z)) ≤ 1/4."""
 
     def value(self, z: torch.Tensor) -> torch.Tensor:
-        return torch.sigmoid(z)
+        # 1/(1 + e^{−z}) written out: torch.sigmoid's vectorised CPU kernel can round an element
+        # differently by its position in the tensor, which breaks the exact symmetry of hidden
+        # units that start equal (the weight-init experiment's identity claim)
+        return torch.exp(-z).add_(1).reciprocal_()
 
     def times_derivative(
         self, upstream: torch.Tensor, z: torch.Tensor, f: torch.Tensor

@@ -78,6 +78,8 @@ def protocol_problem(error: ValidationError, protocol: dict[str, Any]) -> str:
         return f"protocol key {'.'.join(location)} is missing; add it to the declaration."
     key = ".".join(part for part in location if not part.isdigit())
     message = message[0].lower() + message[1:]
+    if not location:  # a rule about several keys together (a model validator)
+        return f"the protocol is not allowed: {message}."
     if location[-1].isdigit():  # one item of a list: show the whole list and the item
         whole = _lookup(protocol, [part for part in location if not part.isdigit()])
         return (

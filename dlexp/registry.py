@@ -17,12 +17,12 @@ import hashlib
 import importlib.util
 import json
 import re
+import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import tomllib
 from pydantic import ValidationError
 
 from dlexp.declaration import ClaimSpec as ClaimSpec  # re-exported: claims are read from here

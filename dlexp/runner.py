@@ -12,7 +12,7 @@ import warnings
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -199,7 +199,7 @@ def run_prepared(
     use_cpu_threads(device)
     seed_list = list(range(int(protocol["seeds"])))
     context = RunContext(protocol, seed_list, device, reporter, data_dir)
-    started = datetime.now(timezone.utc)
+    started = datetime.now(UTC)
     clock = time.perf_counter()
     with reporter.session(), quiet_float_warnings():
         table = finding.measure(context)
@@ -224,7 +224,7 @@ def run_prepared(
         "seeds": seed_list,
         "data": context.data_provenance,
         "started": started.isoformat(timespec="seconds"),
-        "finished": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "finished": datetime.now(UTC).isoformat(timespec="seconds"),
         "wall_seconds": round(wall, 2),
         "models": context.models,
         "model_steps": context.model_steps,

@@ -498,3 +498,23 @@ def test_output_survives_an_ascii_terminal_for_real():
     )
     assert done.returncode == 0 and b"UnicodeEncodeError" not in done.stderr, done.stderr
     assert b"Instable gradient" in done.stdout
+
+
+def test_a_rule_about_several_protocol_keys_is_one_sentence():
+    from pydantic import model_validator
+
+    from dlexp.protocol import ProtocolModel, validate_protocol
+    from dlexp.registry import ExperimentError
+
+    class Pair(ProtocolModel):
+        low: int
+        high: int
+
+        @model_validator(mode="after")
+        def ordered(self) -> "Pair":
+            if self.low > self.high:
+                raise ValueError("low must not exceed high")
+            return self
+
+    with pytest.raises(ExperimentError, match="the protocol is not allowed: low must not exceed"):
+        validate_protocol(Pair, {"low": 3, "high": 1})

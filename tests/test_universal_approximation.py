@@ -37,8 +37,8 @@ def trained(errors: dict[int, list[float]], epoch: int = 100, eta: float = 0.03)
 
 def test_the_best_fit_error_falls_with_width_and_the_check_sees_when_it_does_not():
     grid = torch.linspace(0, 1, 501).unsqueeze(1)
-    errors = [float((run.best_fit(n, 2.0, grid, grid) - run.target(grid.double())[:, 0]).abs().max())
-              for n in (4, 16, 64)]  # fmt: skip
+    truth = run.target(grid.double())[:, 0]
+    errors = [float((run.best_fit(n, 2.0, grid, grid) - truth).abs().max()) for n in (4, 16, 64)]
     assert errors[0] > errors[1] > errors[2] and errors[2] < 0.02
     falling = pd.DataFrame(represented({4: 0.7, 16: 0.04, 64: 0.009}))
     assert checks.representation_error_falls_with_width(falling, {}, epsilon=0.01).passed
