@@ -7,6 +7,7 @@ from pydantic import Field
 from dlexp.protocol import (
     Epochs,
     Eta,
+    HeldOutImages,
     Lambda,
     NonEmpty,
     ProtocolModel,
@@ -15,6 +16,8 @@ from dlexp.protocol import (
     Units,
 )
 
+HiddenLayers = Annotated[int, Field(ge=2, le=100)]
+
 
 class Exploding(ProtocolModel):
     depth: Annotated[int, Field(ge=1, le=5)]  # 0.5·25⁵ is exact in float32 up to 5 layers
@@ -22,13 +25,24 @@ class Exploding(ProtocolModel):
     epochs: Epochs
 
 
+Network = Literal["sigmoid", "relu", "relu-he", "residual"]
+
+
+class Deep(ProtocolModel):
+    depth: HiddenLayers
+    etas: dict[Network, NonEmpty(Eta)]  # each network's own sweep
+    eval_images: HeldOutImages
+
+
 class Protocol(ProtocolModel):
     seeds: Seeds
     train_images: TrainImages
     epochs: Epochs
+    measure_every: Epochs
     eta: Eta
     l2: Lambda
     hidden_units: Units
-    depths: NonEmpty(Annotated[int, Field(ge=2, le=100)])
-    networks: NonEmpty(Literal["sigmoid", "relu", "residual"])
+    depths: NonEmpty(HiddenLayers)
+    networks: NonEmpty(Network, including=("sigmoid",))
+    deep: Deep
     exploding: Exploding
