@@ -80,7 +80,12 @@ class SGDStep:
         alpha = -self.eta / m if uniform_eta else -1.0 / m
         step = delta if uniform_eta else delta * self.eta
         signs = weight.sign() if self.l1 else None
-        if isinstance(self.decay, float):
+        if is_shared(previous):  # one input for all models: one matrix product for all of them
+            if not isinstance(self.decay, float):
+                weight.mul_(self.decay)
+            beta = self.decay if isinstance(self.decay, float) else 1.0
+            flat_weight(weight).addmm_(flat_errors(step), previous[0], beta=beta, alpha=alpha)
+        elif isinstance(self.decay, float):
             weight.baddbmm_(step.mT, previous, beta=self.decay, alpha=alpha)
         else:
             weight.mul_(self.decay)
@@ -99,7 +104,10 @@ class SGDStep:
         uniform_eta = isinstance(self.eta, float)
         alpha = -self.eta / m if uniform_eta else -1.0 / m
         step = delta if uniform_eta else delta * self.eta
-        descent = torch.bmm(step.mT, previous).mul_(alpha)  # −(η/m) Σ_x δ_x a_xᵀ
+        if is_shared(previous):
+            descent = (flat_errors(step) @ previous[0]).view_as(weight).mul_(alpha)
+        else:
+            descent = torch.bmm(step.mT, previous).mul_(alpha)  # −(η/m) Σ_x δ_x a_xᵀ
         if self.l2:
             descent.sub_(weight * self.penalty_l2)
         if self.l1:
@@ -132,3 +140,19 @@ class SGDStep:
         norm = self.net.norm
         assert norm is not None
         return norm.gamma[layer], norm.beta[layer]
+
+
+def is_shared(previous: torch.Tensor) -> bool:
+    """Whether a^{l−1} [M, B, in] is one input seen by every model (an expanded view)."""
+    return previous.dim() == 3 and previous.shape[0] > 1 and previous.stride(0) == 0
+
+
+def flat_errors(step: torch.Tensor) -> torch.Tensor:
+    """δ [M, B, out] as the [M·out, B] matrix whose product with a shared a [B, in] is every
+    model's Σ_x δ_x a_xᵀ at once."""
+    return step.mT.reshape(-1, step.shape[1])
+
+
+def flat_weight(weight: torch.Tensor) -> torch.Tensor:
+    """W [M, out, in] as the [M·out, in] matrix it is in memory."""
+    return weight.view(-1, weight.shape[-1])

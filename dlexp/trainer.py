@@ -93,11 +93,19 @@ def train_stack(
         )
     images, targets = data.images.to(net.dtype), net.targets(data.labels)
     sgd_step = SGDStep(net, n=len(data))
+    # Full-batch gradient descent: every model sees every example, so the images are shared
+    # (one matrix product for the first layer of all models, no per-model copy); the order of
+    # the examples within the one batch does not change the gradient.
+    full_batch = net.specs[0].batch_size >= len(data) and not net.input_dropout
+    shared_targets = targets.expand(net.n_models, *targets.shape)
     records = [measure_all(net, measures, epoch=0)]
     for epoch in range(1, schedule.epochs + 1):
         for rows, masks in epoch_batches(net, len(data)):
-            x = images.index_select(0, rows).view(net.n_models, -1, images.shape[1])
-            y = targets.index_select(0, rows).view(net.n_models, -1, targets.shape[1])
+            if full_batch:
+                x, y = images, shared_targets
+            else:
+                x = images.index_select(0, rows).view(net.n_models, -1, images.shape[1])
+                y = targets.index_select(0, rows).view(net.n_models, -1, targets.shape[1])
             sgd_step(net.forward(x, masks), y, masks)
             if advance is not None:
                 advance(net.n_models)

@@ -134,6 +134,22 @@ def test_one_full_batch_step_is_w_decayed_by_eta_lambda_over_n_minus_eta_gradien
     torch.testing.assert_close(after, expected, rtol=1e-4, atol=1e-5)
 
 
+def test_full_batch_models_share_their_input_and_train_as_if_alone():
+    """Full-batch stacks multiply the one shared input once for all models; each model still ends
+    where it ends alone (where the product is per model)."""
+    full = [
+        spec(variant="plain", seed=0, batch_size=200),
+        spec(variant="l2", seed=1, batch_size=200, l2=5.0, eta=0.2),
+        spec(variant="momentum", seed=2, batch_size=200, momentum=0.9, eta=0.1),
+    ]
+    for group in ([s for s in full if s.momentum == 0], [full[2], replace(full[2], seed=3)]):
+        together = final_weights(group, one_stack=True, epochs=4)
+        for s in group:
+            alone = final_weights([s], epochs=4)[(s.variant, s.seed)]
+            for got, want in zip(together[(s.variant, s.seed)], alone, strict=True):
+                torch.testing.assert_close(got, want, rtol=1e-5, atol=1e-6)
+
+
 def test_training_learns_and_is_deterministic():
     splits = {"train": DATA}
     first = train([spec(), spec(seed=1)], DATA, Schedule(epochs=15), [accuracy_and_cost(splits)])
