@@ -29,6 +29,8 @@ import pandas as pd
 import torch
 from pydantic import BaseModel
 
+from dlexp.conv_trainer import conv_stacks, conv_steps, train_conv_stack
+from dlexp.convnet import ConvSpec, StackedConvNet
 from dlexp.data import MNIST, Split, load_files, locate_mnist, mnist_provenance
 from dlexp.models import ModelSpec, StackedMLP
 from dlexp.progress import Reporter
@@ -87,20 +89,43 @@ class RunContext:
 
     def train(
         self,
-        specs: list[ModelSpec],
+        specs: list[ModelSpec] | list[ConvSpec],
         data: Split,
         schedule: Schedule,
         measures: Iterable[Measure],
         description: str,
     ) -> pd.DataFrame:
         """Train every model of `specs` on the run's device, with a progress bar (models that
-        share an architecture as one stack, as `dlexp.trainer.train` does)."""
-        advance = self.reporter.task(description, total_steps(specs, len(data), schedule.epochs))
+        share an architecture as one stack, as `dlexp.trainer.train` does). MLPs (`ModelSpec`)
+        train with the hand-written backpropagation, convolutional nets (`ConvSpec`) with
+        autograd (`dlexp.conv_trainer`)."""
         measures = list(measures)
+        if specs and all(isinstance(spec, ConvSpec) for spec in specs):
+            return self._train_convnets(specs, data, schedule, measures, description)
+        advance = self.reporter.task(description, total_steps(specs, len(data), schedule.epochs))
         tables = [
             self._train(StackedMLP(group, self.device), data, schedule, measures, advance)
             for group in stacks(specs)
         ]
+        return pd.concat(tables, ignore_index=True)
+
+    def _train_convnets(
+        self,
+        specs: list[ConvSpec],
+        data: Split,
+        schedule: Schedule,
+        measures: list[Callable],
+        description: str,
+    ) -> pd.DataFrame:
+        advance = self.reporter.task(description, conv_steps(specs, len(data), schedule.epochs))
+        tables = []
+        for group in conv_stacks(specs):
+            net = StackedConvNet(group, self.device)
+            table = train_conv_stack(net, data, schedule, measures, advance=advance)
+            self.models += net.n_models
+            self.model_steps += conv_steps(group, len(data), schedule.epochs)
+            self._note_diverged(group, net.finite(), table, schedule.epochs)
+            tables.append(table)
         return pd.concat(tables, ignore_index=True)
 
     def stack(self, specs: list[ModelSpec]) -> StackedMLP:
@@ -132,16 +157,18 @@ class RunContext:
         table = train_stack(net, data, schedule, measures, advance=advance)
         self.models += net.n_models
         self.model_steps += total_steps(net.specs, len(data), schedule.epochs)
-        self._note_diverged(net, table, schedule.epochs)
-        return table
-
-    def _note_diverged(self, net: StackedMLP, table: pd.DataFrame, epochs: int) -> None:
-        """Note each model whose parameters or measurements are not finite, with the first
-        epoch at which a measurement was not (or the last epoch)."""
         parameters = [tensor.flatten(1) for tensor in (*net.weights, *net.biases)]
         finite = torch.cat(parameters, dim=1).isfinite().all(dim=1).tolist()
+        self._note_diverged(net.specs, finite, table, schedule.epochs)
+        return table
+
+    def _note_diverged(
+        self, specs: list, finite: list[bool], table: pd.DataFrame, epochs: int
+    ) -> None:
+        """Note each model whose parameters (`finite` False) or measurements are not finite,
+        with the first epoch at which a measurement was not (or the last epoch)."""
         broken = table[~np.isfinite(table["value"].to_numpy(dtype=float))]
-        for m, spec in enumerate(net.specs):
+        for m, spec in enumerate(specs):
             mine = (broken["variant"] == spec.variant) & (broken["seed"] == spec.seed)
             for key, value in spec.params.items():
                 if key in broken and isinstance(value, (str, int, float)) and value == value:
