@@ -26,7 +26,8 @@ from __future__ import annotations
 import torch
 
 from dlexp.dropout import Masks
-from dlexp.models import LayerError, StackedMLP, Trace
+from dlexp.models import StackedMLP
+from dlexp.trace import LayerError, Trace
 
 
 class SGDStep:
