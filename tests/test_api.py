@@ -1,5 +1,6 @@
 """The Python API exactly as README shows it, run in a fresh folder."""
 
+import os
 import re
 from pathlib import Path
 
@@ -17,6 +18,8 @@ def readme_example() -> str:
 
 @needs_mnist
 def test_the_readme_example_runs_as_written(tmp_path, monkeypatch, capsys):
+    data = Path(os.environ["DLEXP_DATA_DIR"]).resolve()  # CI gives it relative to the checkout
+    monkeypatch.setenv("DLEXP_DATA_DIR", str(data))
     monkeypatch.chdir(tmp_path)
     namespace: dict = {}
     exec(readme_example(), namespace)
