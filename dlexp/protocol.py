@@ -8,7 +8,14 @@ from __future__ import annotations
 import re
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    model_validator,
+)
 
 from dlexp.activations import ACTIVATIONS
 from dlexp.models import WEIGHT_INITS
@@ -40,6 +47,27 @@ HeldOutImages = Annotated[int, Field(ge=1, le=VALIDATION_SPLIT)]
 Depth = Annotated[int, Field(ge=0, le=100)]
 ActivationName = Literal[tuple(ACTIVATIONS)]  # type: ignore[valid-type]
 WeightInit = Literal[tuple(WEIGHT_INITS)]  # type: ignore[valid-type]
+
+
+# Batch normalisation needs at least two examples to take a mini-batch's statistics.
+NormalisableBatch = Annotated[int, Field(ge=2)]
+
+
+class BatchNormProtocol(ProtocolModel):
+    """A protocol of batch-normalised nets: `train_images` split into mini-batches of
+    `batch_size` must not leave a last mini-batch of one example, which has no spread."""
+
+    train_images: TrainImages
+    batch_size: NormalisableBatch
+
+    @model_validator(mode="after")
+    def no_lone_last_example(self) -> BatchNormProtocol:
+        if self.train_images % self.batch_size == 1:
+            raise ValueError(
+                f"train_images = {self.train_images} leaves a last mini-batch of one image, "
+                "which batch normalisation cannot normalise; change train_images or batch_size"
+            )
+        return self
 
 
 def NonEmpty(item: Any, including: tuple[Any, ...] = ()) -> Any:

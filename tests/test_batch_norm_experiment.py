@@ -13,6 +13,7 @@ import torch
 from dlexp.finding import DIVERGED
 from dlexp.models import ModelSpec, StackedMLP, initial_parameters
 from dlexp.registry import ExperimentError, load
+from dlexp.runner import prepare
 from dlexp.trainer import stacks
 
 from .helpers import code, dlexp, needs_mnist
@@ -193,8 +194,9 @@ def test_the_unit_s_percentiles_are_those_of_its_sigmoid_s_input():
 
 
 def test_a_last_mini_batch_of_one_image_is_said_before_training():
+    experiment = load("batch-norm")
     with pytest.raises(ExperimentError, match="leaves a last mini-batch of one image"):
-        run.check_sizes({**PROTOCOL, "train_images": 6001})
+        prepare(experiment, "lecture", {"train_images": 6001}, None)
 
 
 @needs_mnist

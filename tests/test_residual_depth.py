@@ -11,6 +11,7 @@ import torch
 
 from dlexp.models import initial_parameters
 from dlexp.registry import ExperimentError, load
+from dlexp.runner import prepare
 from dlexp.trainer import stacks
 
 from .helpers import code, dlexp, needs_mnist
@@ -212,7 +213,7 @@ def test_the_three_networks_start_from_the_same_weights_and_each_is_one_stack():
 )
 def test_sizes_a_user_can_get_wrong_are_said_before_training(change, message):
     with pytest.raises(ExperimentError, match=message):
-        run.check_sizes({**PROTOCOL, **change})
+        prepare(load("residual-depth"), "lecture", change, None)
 
 
 @needs_mnist

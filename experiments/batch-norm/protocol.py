@@ -5,28 +5,25 @@ from typing import Annotated
 from pydantic import Field
 
 from dlexp.protocol import (
+    BatchNormProtocol,
     Epochs,
     Eta,
     HeldOutImages,
     NonEmpty,
-    ProtocolModel,
     Seeds,
-    TrainImages,
     Units,
 )
 
 HiddenLayers = Annotated[int, Field(ge=1, le=100)]
-# Batch normalisation needs at least two examples to take a mini-batch's statistics.
-NormalisableBatch = Annotated[int, Field(ge=2)]
 
 
-class Protocol(ProtocolModel):
+class Protocol(BatchNormProtocol):
+    """`train_images` and `batch_size` come with `BatchNormProtocol`'s rule."""
+
     seeds: Seeds
     hidden_layers: HiddenLayers
     hidden_units: Units
-    train_images: TrainImages
     eval_images: HeldOutImages
     distribution_images: HeldOutImages
     epochs: Epochs
-    batch_size: NormalisableBatch
     etas: NonEmpty(Eta)

@@ -23,7 +23,6 @@ from dlexp.data import Split
 from dlexp.finding import Protocol, RunContext
 from dlexp.measures import evaluate
 from dlexp.models import ModelSpec, StackedMLP
-from dlexp.registry import ExperimentError
 from dlexp.trainer import Measure, Schedule
 
 NETWORKS = {"plain": False, "batch-norm": True}
@@ -76,18 +75,8 @@ def unit_input_percentiles(images: torch.Tensor) -> Measure:
     return measure
 
 
-def check_sizes(protocol: Protocol) -> None:
-    """An error a user can cause with --set, said before any training."""
-    if protocol["train_images"] % protocol["batch_size"] == 1:
-        raise ExperimentError(
-            f"train_images = {protocol['train_images']} leaves a last mini-batch of one image, "
-            f"which batch normalisation cannot normalise; change train_images or batch_size."
-        )
-
-
 def measure(context: RunContext) -> pd.DataFrame:
     protocol = context.protocol
-    check_sizes(protocol)
     mnist = context.mnist()
     validation = mnist.validation.subset(protocol["eval_images"])
     watched = mnist.validation.subset(protocol["distribution_images"]).images

@@ -29,7 +29,6 @@ from dlexp.data import Split
 from dlexp.finding import Protocol, RunContext
 from dlexp.measures import evaluate, layer_gradient_norms
 from dlexp.models import ModelSpec, StackedMLP
-from dlexp.registry import ExperimentError
 from dlexp.trainer import Measure, Schedule
 
 NETWORKS: dict[str, dict[str, Any]] = {
@@ -78,23 +77,8 @@ def accuracy_and_cost(splits: dict[str, Split]) -> Measure:
     return measure
 
 
-def check_sizes(protocol: Protocol) -> None:
-    """Errors a user can cause with --set, said before any training."""
-    if protocol["gradient_images"] > protocol["train_images"]:
-        raise ExperimentError(
-            f"gradient_images = {protocol['gradient_images']} exceeds train_images = "
-            f"{protocol['train_images']}; the gradient norms are taken on training images."
-        )
-    if protocol["train_images"] % protocol["batch_size"] == 1:
-        raise ExperimentError(
-            f"train_images = {protocol['train_images']} leaves a last mini-batch of one image, "
-            f"which batch normalisation cannot normalise; change train_images or batch_size."
-        )
-
-
 def measure(context: RunContext) -> pd.DataFrame:
     protocol = context.protocol
-    check_sizes(protocol)
     mnist = context.mnist()
     train = mnist.train.subset(protocol["train_images"])
     measures = [
