@@ -1,43 +1,15 @@
 """Momentum: heavy ball as PyTorch's SGD computes it, deck 004's one-step form as a hand loop,
 and each model in a stack as if trained alone."""
 
-from dataclasses import replace
-
 import pytest
 import torch
 
-from dlexp.data import synthetic_classification
-from dlexp.models import ModelSpec, StackedMLP
-from dlexp.trainer import Schedule, train, train_stack
+from dlexp.models import StackedMLP
 
-DATA = synthetic_classification(200, n_features=20, n_classes=4, seed=3)
+from .stacks import DATA, spec
+from .stacks import final_weights as trained
+
 N = len(DATA)
-
-
-def spec(**changes) -> ModelSpec:
-    base = ModelSpec(variant="v", seed=0, sizes=(20, 8, 8, 4), eta=0.5, batch_size=10)
-    return replace(base, **changes)
-
-
-def trained(specs: list[ModelSpec], epochs: int, one_stack: bool = False) -> dict:
-    """Every model's own (W, b) per layer after training, keyed by (variant, seed)."""
-    captured = {}
-
-    def capture(net: StackedMLP) -> dict[str, torch.Tensor]:
-        for m, s in enumerate(net.specs):
-            captured[(s.variant, s.seed)] = [
-                t[layer][m].clone()
-                for layer in net.own_layers(m)
-                for t in (net.weights, net.biases)
-            ]
-        return {}
-
-    schedule = Schedule(epochs=epochs, measure_every=epochs)
-    if one_stack:
-        train_stack(StackedMLP(specs), DATA, schedule, [capture])
-    else:
-        train(specs, DATA, schedule, [capture])
-    return captured
 
 
 def test_heavy_ball_matches_torch_sgd_with_momentum_and_weight_decay():

@@ -5,18 +5,12 @@ from dataclasses import replace
 import pytest
 import torch
 
-from dlexp.data import synthetic_classification
 from dlexp.dropout import Masks, epoch_masks
 from dlexp.measures import accuracy_and_cost
-from dlexp.models import ModelSpec, StackedMLP
+from dlexp.models import StackedMLP
 from dlexp.trainer import Schedule, train, train_stack
 
-DATA = synthetic_classification(200, n_features=20, n_classes=4, seed=3)
-
-
-def spec(**changes) -> ModelSpec:
-    base = ModelSpec(variant="v", seed=0, sizes=(20, 8, 8, 4), eta=0.5, batch_size=10)
-    return replace(base, **changes)
+from .stacks import DATA, final_weights, spec
 
 
 def autograd_gradients(
@@ -78,30 +72,6 @@ def test_backpropagation_matches_autograd(changes):
             ours += [grad_w[layer][model], grad_b[layer][model]]
         for got, want in zip(ours, expected, strict=True):
             torch.testing.assert_close(got, want, rtol=1e-4, atol=1e-6)
-
-
-def final_weights(
-    specs: list[ModelSpec], epochs: int = 3, one_stack: bool = False
-) -> dict[tuple[str, int], list]:
-    """Train and return every model's own parameters, keyed by (variant, seed); `one_stack`
-    forces all of them into a single stacked computation."""
-    captured = {}
-
-    def capture(net: StackedMLP) -> dict[str, torch.Tensor]:
-        for m, s in enumerate(net.specs):
-            captured[(s.variant, s.seed)] = [
-                t[layer][m].clone()
-                for layer in net.own_layers(m)
-                for t in (net.weights, net.biases)
-            ]
-        return {}
-
-    schedule = Schedule(epochs=epochs, measure_every=epochs)
-    if one_stack:
-        train_stack(StackedMLP(specs), DATA, schedule, [capture])
-    else:
-        train(specs, DATA, schedule, [capture])
-    return captured
 
 
 def test_a_model_in_a_batch_of_six_trains_as_if_alone():
