@@ -22,6 +22,7 @@ import pandas as pd
 import torch
 
 from dlexp.convnet import ConvSpec, StackedConvNet
+from dlexp.measures import accuracy_and_cost
 from dlexp.progress import Advance
 from dlexp.splits import Split
 from dlexp.table import long_row
@@ -179,17 +180,8 @@ def conv_evaluate(net: StackedConvNet, split: Split) -> tuple[torch.Tensor, torc
 
 
 def conv_accuracy_and_cost(splits: dict[str, Split]) -> ConvMeasure:
-    """A measure reporting `<split>_accuracy` and `<split>_cost` for each named split."""
-
-    def measure(net: StackedConvNet) -> dict[str, torch.Tensor]:
-        values = {}
-        for name, split in splits.items():
-            cost, accuracy = conv_evaluate(net, split)
-            values[f"{name}_cost"] = cost
-            values[f"{name}_accuracy"] = accuracy
-        return values
-
-    return measure
+    """A measure reporting `<split>_cost` and `<split>_accuracy` for each named split."""
+    return accuracy_and_cost(splits, score=conv_evaluate)
 
 
 def after_training(measure: Callable[[Any], dict[str, torch.Tensor]]) -> Callable:

@@ -7,7 +7,8 @@ only one finding uses live in that experiment's folder.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from typing import Any
 
 import torch
 
@@ -57,13 +58,19 @@ def evaluate(
     return total_cost / len(split), correct / len(split)
 
 
-def accuracy_and_cost(splits: dict[str, Split]) -> Measure:
-    """A measure reporting `<split>_accuracy` and `<split>_cost` for each named split."""
+Score = Callable[[Any, Split], tuple[torch.Tensor, torch.Tensor]]
+"""Per model: mean cost and accuracy of a stack on a split ([M] each)."""
+
+
+def accuracy_and_cost(splits: dict[str, Split], score: Score = evaluate) -> Measure:
+    """A measure reporting `<split>_cost` and `<split>_accuracy` for each named split, scored by
+    `score` (`evaluate` for MLP stacks; a smaller chunk for very deep ones; the conv trainer's
+    for convolutional stacks)."""
 
     def measure(net: StackedMLP) -> dict[str, torch.Tensor]:
         values = {}
         for name, split in splits.items():
-            cost, accuracy = evaluate(net, split)
+            cost, accuracy = score(net, split)
             values[f"{name}_cost"] = cost
             values[f"{name}_accuracy"] = accuracy
         return values

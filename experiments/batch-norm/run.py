@@ -21,7 +21,7 @@ import torch
 
 from dlexp.data import Split
 from dlexp.finding import Protocol, RunContext
-from dlexp.measures import evaluate
+from dlexp.measures import accuracy_and_cost, evaluate
 from dlexp.models import ModelSpec, StackedMLP
 from dlexp.trainer import Measure, Schedule
 
@@ -54,12 +54,9 @@ def specs(protocol: Protocol, seeds: list[int]) -> list[ModelSpec]:
     ]
 
 
-def validation_accuracy(split: Split) -> Measure:
-    def measure(net: StackedMLP) -> dict[str, torch.Tensor]:
-        cost, accuracy = evaluate(net, split, chunk=EVALUATION_CHUNK)
-        return {"validation_cost": cost, "validation_accuracy": accuracy}
-
-    return measure
+def chunked(net: StackedMLP, split: Split) -> tuple[torch.Tensor, torch.Tensor]:
+    """`dlexp.measures.evaluate` in chunks of `EVALUATION_CHUNK` images."""
+    return evaluate(net, split, chunk=EVALUATION_CHUNK)
 
 
 def unit_input_percentiles(images: torch.Tensor) -> Measure:
@@ -84,6 +81,6 @@ def measure(context: RunContext) -> pd.DataFrame:
         specs(protocol, context.seeds),
         mnist.train.subset(protocol["train_images"]),
         Schedule(protocol["epochs"]),
-        [validation_accuracy(validation), unit_input_percentiles(watched)],
+        [accuracy_and_cost({"validation": validation}, chunked), unit_input_percentiles(watched)],
         "batch norm: sigmoid nets with and without, every η",
     )

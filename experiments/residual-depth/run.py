@@ -27,9 +27,9 @@ import torch
 
 from dlexp.data import Split
 from dlexp.finding import Protocol, RunContext
-from dlexp.measures import evaluate, layer_gradient_norms
+from dlexp.measures import accuracy_and_cost, evaluate, layer_gradient_norms
 from dlexp.models import ModelSpec, StackedMLP
-from dlexp.trainer import Measure, Schedule
+from dlexp.trainer import Schedule
 
 NETWORKS: dict[str, dict[str, Any]] = {
     "plain": {},
@@ -64,17 +64,9 @@ def specs(protocol: Protocol, seeds: list[int], depth: int) -> list[ModelSpec]:
     ]
 
 
-def accuracy_and_cost(splits: dict[str, Split]) -> Measure:
-    """`<split>_accuracy` and `<split>_cost` on each split, scored in chunks of images."""
-
-    def measure(net: StackedMLP) -> dict[str, torch.Tensor]:
-        values = {}
-        for name, split in splits.items():
-            cost, accuracy = evaluate(net, split, chunk=EVALUATION_CHUNK)
-            values[f"{name}_cost"], values[f"{name}_accuracy"] = cost, accuracy
-        return values
-
-    return measure
+def chunked(net: StackedMLP, split: Split) -> tuple[torch.Tensor, torch.Tensor]:
+    """`dlexp.measures.evaluate` in chunks of `EVALUATION_CHUNK` images."""
+    return evaluate(net, split, chunk=EVALUATION_CHUNK)
 
 
 def measure(context: RunContext) -> pd.DataFrame:
@@ -84,7 +76,8 @@ def measure(context: RunContext) -> pd.DataFrame:
     measures = [
         # The very images the nets learn from, all of them, and held-out images.
         accuracy_and_cost(
-            {"train": train, "validation": mnist.validation.subset(protocol["eval_images"])}
+            {"train": train, "validation": mnist.validation.subset(protocol["eval_images"])},
+            chunked,
         ),
         layer_gradient_norms(train.subset(protocol["gradient_images"])),
     ]
