@@ -74,18 +74,23 @@ def run(
     *,
     data_dir: str | Path | None = None,
     quiet: bool = False,
+    workers: int | None = None,
     **overrides: Any,
 ) -> Result:
     """Run one experiment (a shipped name, or a folder or declaration by path) and return its
-    result. Keyword arguments override protocol entries; a table is given as a dict
-    (`exploding={"weight": 10.0}`)."""
+    result. `workers` processes train at once (default: one per CPU core). Other keyword
+    arguments override protocol entries; a table is given as a dict (`exploding={"weight": 10.0}`).
+    """
+    if workers is not None and workers < 1:
+        raise ExperimentError(f"workers must be 1 or more, not {workers}.")
     prepared = prepare(load_experiment(name_or_path), scale, flat_settings(overrides), seeds)
     chosen = pick_device(device)
     root = Path(out) if out is not None else Path("results")
     data = Path(data_dir) if data_dir is not None else None
     check_inputs([prepared], root, data, progress=not quiet)
+    reporter = Reporter(quiet=quiet)
     done = run_prepared(
-        prepared, device=chosen, out=root, reporter=Reporter(quiet=quiet), data_dir=data
+        prepared, device=chosen, out=root, reporter=reporter, data_dir=data, workers=workers
     )
     return load(done.folder)
 

@@ -142,6 +142,10 @@ def run(
         bool, typer.Option(help="a failed claim exits 1 at any scale, not only at lecture scale")
     ] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="no progress bars")] = False,
+    workers: Annotated[
+        int | None,
+        typer.Option(min=1, help="processes training at once [default: one per CPU core]"),
+    ] = None,
 ) -> None:
     """Train, measure, check the lecture's claims and write results/<experiment>/<scale>/.
 
@@ -161,7 +165,12 @@ def run(
         chosen = guarded(lambda: pick_device(device))
         guarded(lambda: check_inputs(prepared, out, data_dir, progress=not reporter.quiet))
         run_one = functools.partial(
-            run_prepared, device=chosen, out=out, reporter=reporter, data_dir=data_dir
+            run_prepared,
+            device=chosen,
+            out=out,
+            reporter=reporter,
+            data_dir=data_dir,
+            workers=workers,
         )
         if name == "all":
             failed = run_all(run_one, prepared, scale, reporter, strict)

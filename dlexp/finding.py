@@ -15,6 +15,7 @@ The runner and the report call these; nothing here imports them.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import importlib.util
 import re
@@ -33,10 +34,17 @@ from dlexp.conv_trainer import conv_stacks, conv_steps, train_conv_stack
 from dlexp.convnet import ConvSpec, StackedConvNet
 from dlexp.data import MNIST, Split, load_files, locate_mnist, mnist_provenance
 from dlexp.models import ModelSpec, StackedMLP
-from dlexp.progress import Reporter
+from dlexp.progress import Advance, Reporter
 from dlexp.registry import EXPERIMENTS_DIR
 from dlexp.table import long_row
 from dlexp.trainer import Measure, Schedule, stacks, total_steps, train_stack
+from dlexp.workers import (
+    CONV_MODELS_PER_SHARD,
+    MIN_FORKED_MODEL_STEPS,
+    MLP_MODELS_PER_SHARD,
+    cut,
+    run_jobs,
+)
 
 Protocol = dict[str, Any]
 
@@ -72,6 +80,7 @@ class RunContext:
     device: torch.device
     reporter: Reporter
     data_dir: Path | None = None
+    workers: int = 1
     data_provenance: dict[str, Any] | None = None
     models: int = 0
     model_steps: int = 0
@@ -94,37 +103,38 @@ class RunContext:
         schedule: Schedule,
         measures: Iterable[Measure],
         description: str,
+        *,
+        whole_stacks: bool = False,
     ) -> pd.DataFrame:
-        """Train every model of `specs` on the run's device, with a progress bar (models that
-        share an architecture as one stack, as `dlexp.trainer.train` does). MLPs (`ModelSpec`)
-        train with the hand-written backpropagation, convolutional nets (`ConvSpec`) with
-        autograd (`dlexp.conv_trainer`)."""
-        measures = list(measures)
-        if specs and all(isinstance(spec, ConvSpec) for spec in specs):
-            return self._train_convnets(specs, data, schedule, measures, description)
-        advance = self.reporter.task(description, total_steps(specs, len(data), schedule.epochs))
-        tables = [
-            self._train(StackedMLP(group, self.device), data, schedule, measures, advance)
-            for group in stacks(specs)
-        ]
-        return pd.concat(tables, ignore_index=True)
+        """Train every model of `specs` on the run's device, with a progress bar. Models that
+        share an architecture are stacked; the stacks are cut into shards trained on `workers`
+        cores (`dlexp.workers`). MLPs (`ModelSpec`) train with the hand-written backpropagation,
+        convolutional nets (`ConvSpec`) with autograd (`dlexp.conv_trainer`).
 
-    def _train_convnets(
-        self,
-        specs: list[ConvSpec],
-        data: Split,
-        schedule: Schedule,
-        measures: list[Callable],
-        description: str,
-    ) -> pd.DataFrame:
-        advance = self.reporter.task(description, conv_steps(specs, len(data), schedule.epochs))
+        `whole_stacks` trains each stack uncut, for measures that compare the models of a stack
+        with each other (an ensemble's vote); every other measure looks at each model alone."""
+        measures = list(measures)
+        conv = bool(specs) and all(isinstance(spec, ConvSpec) for spec in specs)
+        steps = conv_steps if conv else total_steps
+        per_shard = CONV_MODELS_PER_SHARD if conv else MLP_MODELS_PER_SHARD
+        shards = [
+            shard
+            for group in (conv_stacks(specs) if conv else stacks(specs))
+            for shard in ([group] if whole_stacks else cut(group, per_shard))
+        ]
+        total = steps(specs, len(data), schedule.epochs)
+        advance = self.reporter.task(description, total)
+        jobs = [
+            functools.partial(train_shard, shard, data, schedule, measures, self.device)
+            for shard in shards
+        ]
+        costs = [steps(shard, len(data), schedule.epochs) for shard in shards]
+        workers = self.workers if total >= MIN_FORKED_MODEL_STEPS else 1
         tables = []
-        for group in conv_stacks(specs):
-            net = StackedConvNet(group, self.device)
-            table = train_conv_stack(net, data, schedule, measures, advance=advance)
-            self.models += net.n_models
-            self.model_steps += conv_steps(group, len(data), schedule.epochs)
-            self._note_diverged(group, net.finite(), table, schedule.epochs)
+        for shard, (table, finite) in zip(shards, run_jobs(jobs, costs, workers, advance)):
+            self.models += len(shard)
+            self.model_steps += steps(shard, len(data), schedule.epochs)
+            self._note_diverged(shard, finite, table, schedule.epochs)
             tables.append(table)
         return pd.concat(tables, ignore_index=True)
 
@@ -140,26 +150,14 @@ class RunContext:
         measures: Iterable[Measure],
         description: str,
     ) -> pd.DataFrame:
-        """Train one hand-made stack, with a progress bar."""
+        """Train one hand-made stack, in this process, with a progress bar."""
         advance = self.reporter.task(
             description, total_steps(net.specs, len(data), schedule.epochs)
         )
-        return self._train(net, data, schedule, list(measures), advance)
-
-    def _train(
-        self,
-        net: StackedMLP,
-        data: Split,
-        schedule: Schedule,
-        measures: list[Measure],
-        advance: Callable[[int], None],
-    ) -> pd.DataFrame:
-        table = train_stack(net, data, schedule, measures, advance=advance)
+        table = train_stack(net, data, schedule, list(measures), advance=advance)
         self.models += net.n_models
         self.model_steps += total_steps(net.specs, len(data), schedule.epochs)
-        parameters = [tensor.flatten(1) for tensor in (*net.weights, *net.biases)]
-        finite = torch.cat(parameters, dim=1).isfinite().all(dim=1).tolist()
-        self._note_diverged(net.specs, finite, table, schedule.epochs)
+        self._note_diverged(net.specs, net.finite(), table, schedule.epochs)
         return table
 
     def _note_diverged(
@@ -184,6 +182,23 @@ class RunContext:
     def diverged_rows(self) -> pd.DataFrame:
         """One row per diverged model: metric `diverged`, value 1, at the epoch it diverged."""
         return pd.DataFrame(self.diverged)
+
+
+def train_shard(
+    specs: list[ModelSpec] | list[ConvSpec],
+    data: Split,
+    schedule: Schedule,
+    measures: list[Measure],
+    device: torch.device,
+    advance: Advance,
+) -> tuple[pd.DataFrame, list[bool]]:
+    """One shard, stacked and trained (in whichever process runs it): its results table and, per
+    model, whether its parameters stayed finite."""
+    if isinstance(specs[0], ConvSpec):
+        net = StackedConvNet(specs, device)
+        return train_conv_stack(net, data, schedule, measures, advance=advance), net.finite()
+    mlps = StackedMLP(specs, device)
+    return train_stack(mlps, data, schedule, measures, advance=advance), mlps.finite()
 
 
 @dataclass(frozen=True)

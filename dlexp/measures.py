@@ -42,8 +42,13 @@ def weight_norm(net: StackedMLP) -> dict[str, torch.Tensor]:
     return {"weight_norm": torch.sqrt(squares)}
 
 
+# Images per test-mode forward pass: a stack's activations for 1,000 images stay in cache, and
+# scoring 50,000 images with 24 depth-sweep nets took 1.5 s so against 2.4 s 10,000 at a time.
+EVALUATION_CHUNK = 1_000
+
+
 def evaluate(
-    net: StackedMLP, split: Split, chunk: int = 10_000
+    net: StackedMLP, split: Split, chunk: int = EVALUATION_CHUNK
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Per model: mean cost C₀ and accuracy on `split`, every hidden unit used (test mode)."""
     split = split.to(net.device)

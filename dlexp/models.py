@@ -235,6 +235,11 @@ class StackedMLP:
     def n_layers(self) -> int:
         return len(self.weights)
 
+    def finite(self) -> list[bool]:
+        """Per model, whether every weight and bias is finite (False once it has diverged)."""
+        parameters = [tensor.flatten(1) for tensor in (*self.weights, *self.biases)]
+        return torch.cat(parameters, dim=1).isfinite().all(dim=1).tolist()
+
     def own_layers(self, model: int) -> list[int]:
         """The stack's layer indices that are model `model`'s own: its hidden layers and output."""
         return [*range(self.depths[model]), self.n_layers - 1]

@@ -28,6 +28,7 @@ from dlexp.progress import Reporter
 from dlexp.protocol import validate_protocol
 from dlexp.registry import Experiment, ExperimentError
 from dlexp.results import check_writable, environment, run_folder, write_run
+from dlexp.workers import default_workers
 
 DEVICES = ("cpu", "cuda")
 UNCHECKED = "could not be checked"
@@ -193,12 +194,15 @@ def run_prepared(
     out: Path,
     reporter: Reporter,
     data_dir: Path | None = None,
+    workers: int | None = None,
 ) -> RunResult:
-    """Train and measure, check the claims, and write the run folder atomically."""
+    """Train and measure, check the claims, and write the run folder atomically; `workers`
+    processes train at once (default: one per CPU core, see `dlexp.workers`)."""
     experiment, finding, protocol = prepared.experiment, prepared.finding, prepared.protocol
     use_cpu_threads(device)
     seed_list = list(range(int(protocol["seeds"])))
-    context = RunContext(protocol, seed_list, device, reporter, data_dir)
+    workers = workers or default_workers(device)
+    context = RunContext(protocol, seed_list, device, reporter, data_dir, workers)
     started = datetime.now(UTC)
     clock = time.perf_counter()
     with reporter.session(), quiet_float_warnings():
@@ -228,6 +232,7 @@ def run_prepared(
         "wall_seconds": round(wall, 2),
         "models": context.models,
         "model_steps": context.model_steps,
+        "workers": workers,
         "diverged_models": len(context.diverged),
         **environment(device),
         "claims": [v.to_dict() for v in verdicts],

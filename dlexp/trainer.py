@@ -13,6 +13,7 @@ from __future__ import annotations
 import itertools
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from typing import Protocol, runtime_checkable
 
 import pandas as pd
 import torch
@@ -27,8 +28,20 @@ from dlexp.table import long_row
 Measure = Callable[[StackedMLP], dict[str, torch.Tensor]]
 """Per-epoch measurement: metric name → tensor [M] (whole network) or [M, L] (per layer).
 
-One measure serves every stack of a `train` call, in turn: a measure that keeps state between
-epochs must keep it per stack (per `net`)."""
+One measure serves every stack of a `train` call, in turn, each maybe in its own worker process
+(`dlexp.workers`): a measure that keeps state between epochs must keep it per stack (per `net`),
+and hand what it kept back as rows of the table (`MeasureWithRows`), never as its own attributes.
+"""
+
+
+@runtime_checkable
+class MeasureWithRows(Protocol):
+    """A measure that also adds rows of its own to the stack's table after the last epoch (say,
+    histograms of what it kept), in the table's long format."""
+
+    def __call__(self, net: StackedMLP) -> dict[str, torch.Tensor]: ...
+
+    def rows(self, net: StackedMLP, final_epoch: int) -> pd.DataFrame: ...
 
 
 @dataclass(frozen=True)
@@ -111,7 +124,8 @@ def train_stack(
                 advance(net.n_models)
         if schedule.measured(epoch):
             records.append(measure_all(net, measures, epoch=epoch))
-    return measurement_table(net, records)
+    extra = [m.rows(net, schedule.epochs) for m in measures if isinstance(m, MeasureWithRows)]
+    return pd.concat([measurement_table(net, records), *extra], ignore_index=True)
 
 
 def epoch_batches(net: StackedMLP, n: int) -> Iterable[tuple[torch.Tensor, Masks]]:

@@ -19,17 +19,14 @@ from __future__ import annotations
 import pandas as pd
 import torch
 
-from dlexp.data import Split
 from dlexp.finding import Protocol, RunContext
-from dlexp.measures import accuracy_and_cost, evaluate
+from dlexp.measures import accuracy_and_cost
 from dlexp.models import ModelSpec, StackedMLP
 from dlexp.trainer import Measure, Schedule
 
 NETWORKS = {"plain": False, "batch-norm": True}
 PERCENTILES = (15, 50, 85)
 UNIT = 0  # the unit whose input distribution is followed, in the last hidden layer
-# Images per forward pass when scoring: every layer's activations of a chunk are kept.
-EVALUATION_CHUNK = 2_000
 
 
 def net_spec(protocol: Protocol, network: str, seed: int, eta: float) -> ModelSpec:
@@ -54,11 +51,6 @@ def specs(protocol: Protocol, seeds: list[int]) -> list[ModelSpec]:
     ]
 
 
-def chunked(net: StackedMLP, split: Split) -> tuple[torch.Tensor, torch.Tensor]:
-    """`dlexp.measures.evaluate` in chunks of `EVALUATION_CHUNK` images."""
-    return evaluate(net, split, chunk=EVALUATION_CHUNK)
-
-
 def unit_input_percentiles(images: torch.Tensor) -> Measure:
     """`unit_input_p15`, `_p50`, `_p85`: percentiles of the input of the last hidden layer's
     first sigmoid over `images`, in test mode."""
@@ -81,6 +73,6 @@ def measure(context: RunContext) -> pd.DataFrame:
         specs(protocol, context.seeds),
         mnist.train.subset(protocol["train_images"]),
         Schedule(protocol["epochs"]),
-        [accuracy_and_cost({"validation": validation}, chunked), unit_input_percentiles(watched)],
+        [accuracy_and_cost({"validation": validation}), unit_input_percentiles(watched)],
         "batch norm: sigmoid nets with and without, every η",
     )

@@ -112,5 +112,8 @@ def measure(context: RunContext) -> pd.DataFrame:
     for model in protocol["models"]:
         nets = specs(protocol, context.seeds, model)
         description = f"ensembles: {model.upper()} mini-batch steps"
-        tables.append(context.train(nets, train, schedule, measures, description))
+        # One stack per kind of net, uncut: the measure votes across the stack's nets.
+        tables.append(
+            context.train(nets, train, schedule, measures, description, whole_stacks=True)
+        )
     return pd.concat(tables, ignore_index=True)

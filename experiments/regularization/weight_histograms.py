@@ -29,8 +29,8 @@ def weight_magnitude_counts(weights: list[torch.Tensor]) -> list[int]:
 
 class WeightMagnitudeHistogram:
     """A measure that keeps each model's weights as first and as last measured: before training
-    and after the final epoch. It reports no per-epoch metric; `rows` gives their |w| histograms
-    as table rows (metric "weight_count", the bin in columns w_low ≤ |w| < w_high)."""
+    and after the final epoch. It reports no per-epoch metric; `rows` gives a stack's |w|
+    histograms as table rows (metric "weight_count", the bin in columns w_low ≤ |w| < w_high)."""
 
     def __init__(self) -> None:
         self.initial: dict[ModelSpec, list[torch.Tensor]] = {}
@@ -44,7 +44,7 @@ class WeightMagnitudeHistogram:
             self.final[spec] = weights
         return {}
 
-    def rows(self, final_epoch: int) -> pd.DataFrame:
+    def rows(self, net: StackedMLP, final_epoch: int) -> pd.DataFrame:
         bins = list(itertools.pairwise(MAGNITUDE_EDGES))
         records = [
             long_row(
@@ -59,7 +59,7 @@ class WeightMagnitudeHistogram:
                 **spec.params,
             )
             for epoch, snapshots in ((0, self.initial), (final_epoch, self.final))
-            for spec, weights in snapshots.items()
-            for (low, high), count in zip(bins, weight_magnitude_counts(weights))
+            for spec in net.specs
+            for (low, high), count in zip(bins, weight_magnitude_counts(snapshots[spec]))
         ]
         return pd.DataFrame(records)

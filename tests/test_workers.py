@@ -1,0 +1,118 @@
+"""Both cores (`dlexp.workers`): stacks cut into fixed shards, trained in forked processes, with
+results byte-identical to training them in one process, whatever the number of workers."""
+
+import filecmp
+
+import pandas as pd
+import pytest
+import torch
+from hypothesis import given
+from hypothesis import strategies as st
+
+from dlexp.data import Split
+from dlexp.finding import RunContext
+from dlexp.models import ModelSpec, StackedMLP
+from dlexp.progress import Reporter
+from dlexp.trainer import Schedule
+from dlexp.workers import cut, run_jobs
+from tests.helpers import dlexp, needs_mnist
+
+
+@given(st.integers(1, 200), st.integers(1, 30))
+def test_cut_keeps_the_order_and_makes_near_equal_shards_no_larger_than_asked(m, per_shard):
+    models = list(range(m))
+    shards = cut(models, per_shard)
+    assert [model for shard in shards for model in shard] == models
+    sizes = [len(shard) for shard in shards]
+    assert max(sizes) <= per_shard and max(sizes) - min(sizes) <= 1
+    assert len(shards) == -(-m // per_shard)
+
+
+def synthetic(n: int = 400) -> Split:
+    generator = torch.Generator().manual_seed(0)
+    images = torch.rand(n, 20, generator=generator)
+    return Split(images, (images[:, :10].sum(1) > 5).long() + 2 * (images[:, 0] > 0.5).long())
+
+
+class LastWeights:
+    """A measure keeping state per stack that it hands back as rows (`MeasureWithRows`)."""
+
+    def __init__(self) -> None:
+        self.kept: dict[ModelSpec, float] = {}
+
+    def __call__(self, net: StackedMLP) -> dict[str, torch.Tensor]:
+        for m, spec in enumerate(net.specs):
+            self.kept[spec] = net.weights[0][m].abs().sum().item()
+        return {"weight_sum": net.weights[0].abs().sum(dim=(1, 2))}
+
+    def rows(self, net: StackedMLP, final_epoch: int) -> pd.DataFrame:
+        return pd.DataFrame(
+            [
+                {"variant": s.variant, "seed": s.seed, "metric": "kept", "value": self.kept[s]}
+                for s in net.specs
+            ]
+        )
+
+
+def train_with(workers: int, measure) -> tuple[pd.DataFrame, RunContext]:
+    context = RunContext({}, [0], torch.device("cpu"), Reporter(quiet=True), workers=workers)
+    specs = [
+        ModelSpec(f"depth-{d}", seed, (20, *[8] * d, 4), eta=0.5, l2=1.0, keep_prob=0.8)
+        for d in (1, 2, 3)
+        for seed in range(9)
+    ]
+    return context.train(specs, synthetic(), Schedule(3), [measure], "test"), context
+
+
+def test_one_and_two_workers_give_identical_tables_and_counts():
+    one, context_one = train_with(1, LastWeights())
+    two, context_two = train_with(2, LastWeights())
+    assert len(one) == 27 * 4 + 27  # 27 models × epochs 0–3, and one kept row each
+    pd.testing.assert_frame_equal(one, two, check_exact=True)
+    assert (context_one.models, context_one.model_steps) == (27, 27 * 3 * 40)
+    assert (context_two.models, context_two.model_steps) == (27, 27 * 3 * 40)
+    kept = two[two["metric"] == "kept"].set_index(["variant", "seed"])["value"]
+    last = two[(two["metric"] == "weight_sum") & (two["epoch"] == 3)]
+    assert kept.to_dict() == last.set_index(["variant", "seed"])["value"].to_dict()
+
+
+def test_a_failing_measure_in_a_worker_fails_the_call_with_its_message():
+    def broken(net: StackedMLP) -> dict[str, torch.Tensor]:
+        raise ValueError("this measure is broken")
+
+    with pytest.raises(RuntimeError, match="this measure is broken"):
+        train_with(2, broken)
+
+
+def test_run_jobs_returns_results_in_job_order_and_reports_all_progress():
+    reported = []
+
+    def job(index: int):
+        def run(advance):
+            for _ in range(index + 1):
+                advance(10)
+            return index * index
+
+        return run
+
+    jobs = [job(i) for i in range(5)]
+    assert run_jobs(jobs, costs=[1, 5, 2, 4, 3], workers=2, advance=reported.append) == [
+        0,
+        1,
+        4,
+        9,
+        16,
+    ]
+    assert sum(reported) == 10 * (1 + 2 + 3 + 4 + 5)
+
+
+@needs_mnist
+def test_a_tiny_experiment_writes_byte_identical_csvs_with_one_and_two_workers(tmp_path):
+    for workers in ("1", "2"):
+        result = dlexp(
+            "run", "depth-vs-accuracy", "--scale", "tiny", "--quiet",
+            "--workers", workers, "--out", str(tmp_path / workers),
+        )  # fmt: skip
+        assert result.exit_code == 0, result.output
+    csvs = [tmp_path / w / "depth-vs-accuracy" / "tiny" / "metrics.csv" for w in ("1", "2")]
+    assert filecmp.cmp(*csvs, shallow=False)
