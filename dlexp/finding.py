@@ -112,15 +112,17 @@ class RunContext:
         convolutional nets (`ConvSpec`) with autograd (`dlexp.conv_trainer`).
 
         `whole_stacks` trains each stack uncut, for measures that compare the models of a stack
-        with each other (an ensemble's vote); every other measure looks at each model alone."""
+        with each other (an ensemble's vote); every other measure looks at each model alone. On
+        a GPU stacks are never cut: one large stacked product is what a GPU does well."""
         measures = list(measures)
         conv = bool(specs) and all(isinstance(spec, ConvSpec) for spec in specs)
         steps = conv_steps if conv else total_steps
         per_shard = CONV_MODELS_PER_SHARD if conv else MLP_MODELS_PER_SHARD
+        uncut = whole_stacks or self.device.type != "cpu"
         shards = [
             shard
             for group in (conv_stacks(specs) if conv else stacks(specs))
-            for shard in ([group] if whole_stacks else cut(group, per_shard))
+            for shard in ([group] if uncut else cut(group, per_shard))
         ]
         total = steps(specs, len(data), schedule.epochs)
         advance = self.reporter.task(description, total)

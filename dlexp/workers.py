@@ -5,8 +5,9 @@ The stacked products of mini-batches of 10 are small, so a second intra-op threa
 So `RunContext.train` cuts every stack into shards and trains them `workers` at a time, each in
 a process forked for it, which sends back its results table and which of its models stayed finite.
 
-Determinism: how a stack is cut depends only on its models (`cut`), never on the number of
-workers, and a shard is the same computation in whichever process trains it. So metrics.csv is
+Determinism: how a stack is cut depends only on its models and device (`cut`; a GPU trains
+whole stacks), never on the number of workers, and a shard is the same computation in whichever
+process trains it. So metrics.csv is
 byte-identical for any number of workers (`tests/test_workers.py` checks 1 against 2).
 Worker processes are forked (they inherit the data and the measures without copying them), on
 the CPU only: CUDA does not survive a fork, and one GPU gains nothing from several processes.
@@ -33,6 +34,8 @@ Job = Callable[[Advance], Any]
 # Models per shard: a stack of 24 784-30-…-10 nets costs 6.3 s per epoch in one piece, 6.5 s cut
 # in two shards of 12, 6.9 s in three of 8 and 8.6 s in four of 6 (per-operation overhead).
 MLP_MODELS_PER_SHARD = 12
+# Shards per stack at least, so that even one stack keeps this project's two cores busy.
+MIN_SHARDS = 2
 # A LeNet-5 step is a thousand times an MLP's, so overhead is no concern; stacking two still
 # pays (grouped convolutions), and shards of two keep both cores busy for 3 or 5 seeds.
 CONV_MODELS_PER_SHARD = 2
@@ -43,8 +46,9 @@ PROGRESS_INTERVAL = 0.2
 
 
 def cut(models: Sequence[T], per_shard: int) -> list[list[T]]:
-    """`models` in ⌈M / per_shard⌉ contiguous shards of near-equal size, in their order."""
-    count = -(-len(models) // per_shard)
+    """`models` in contiguous shards of near-equal size, in their order: ⌈M / per_shard⌉ of
+    them, and at least two (this machine's two cores) when there are two models or more."""
+    count = max(-(-len(models) // per_shard), min(len(models), MIN_SHARDS))
     size, extra = divmod(len(models), count)
     shards, start = [], 0
     for index in range(count):
