@@ -4,11 +4,13 @@
    weight decay, mini-batches of 10 (5 depths × 3 seeds = 15 models, one after another).
 2. The library's own way to train many models at once: torch.func `stack_module_state` and
    `vmap(grad(loss))`, one vmap per depth, each model with its own mini-batches.
-3. dlexp's batched trainer: the same 15 models as stacked computations.
+3. dlexp's batched trainer: the same 15 models as stacked computations, as `dlexp run` trains
+   them: cut into shards, trained by one worker process and by one per core (`dlexp.workers`).
 
-All must reach similar validation accuracy; the script prints the times, the ratios and the
-process's peak memory. Each contender runs at its best thread setting for this 2-core machine:
-one intra-op thread (two spin-waiting OpenMP threads were slower for all three when measured).
+All must reach similar validation accuracy; the script prints the times, the ratios and the peak
+memory of this process and of the largest worker. Each contender runs at its best thread setting
+for this 2-core machine: one intra-op thread (two spin-waiting OpenMP threads were slower for the
+idiomatic loop and vmap when measured; dlexp uses the second core with a second process).
 Usage: DLEXP_DATA_DIR=../shared/data python bench/bench_trainer.py [--device cpu|cuda] [--images N]
 """
 
@@ -23,10 +25,13 @@ import torch
 from torch import nn
 
 from dlexp.data import Split, load_mnist
+from dlexp.finding import RunContext
 from dlexp.measures import accuracy_and_cost
 from dlexp.models import ModelSpec
+from dlexp.progress import Reporter
 from dlexp.runner import use_cpu_threads
-from dlexp.trainer import Schedule, train
+from dlexp.trainer import Schedule
+from dlexp.workers import default_workers
 
 DEPTHS = (0, 1, 2, 3, 4)
 SEEDS = (0, 1, 2)
@@ -127,7 +132,9 @@ def vmap_epoch(train_split: Split, validation: Split, device: str) -> tuple[floa
     return time.perf_counter() - start, accuracies
 
 
-def dlexp_epoch(train_split: Split, validation: Split, device: str) -> tuple[float, list[float]]:
+def dlexp_epoch(
+    train_split: Split, validation: Split, device: str, workers: int
+) -> tuple[float, list[float]]:
     specs = [
         ModelSpec(
             variant=f"{depth}-hidden",
@@ -140,13 +147,15 @@ def dlexp_epoch(train_split: Split, validation: Split, device: str) -> tuple[flo
         for depth in DEPTHS
         for seed in SEEDS
     ]
+    cpu_or_gpu = torch.device(device)
+    context = RunContext({}, list(SEEDS), cpu_or_gpu, Reporter(quiet=True), workers=workers)
     start = time.perf_counter()
-    table = train(
+    table = context.train(
         specs,
         train_split,
         Schedule(epochs=1),
         [accuracy_and_cost({"validation": validation})],
-        device=device,
+        "bench",
     )
     if device == "cuda":
         torch.cuda.synchronize()
@@ -167,19 +176,28 @@ def main() -> None:
     print(
         f"one epoch of {args.images:,} images, {models} models, mini-batch {BATCH}, {args.device}"
     )
-    ours, our_acc = dlexp_epoch(train_split, validation, args.device)
-    print(f"dlexp batched trainer:  {ours:7.2f} s   mean validation accuracy {mean(our_acc):.4f}")
+    workers = default_workers(torch.device(args.device))
+    alone, _ = dlexp_epoch(train_split, validation, args.device, workers=1)
+    print(f"dlexp, 1 worker:        {alone:7.2f} s")
+    ours, our_acc = dlexp_epoch(train_split, validation, args.device, workers)
+    print(
+        f"dlexp, {workers} workers:       {ours:7.2f} s   "
+        f"mean validation accuracy {mean(our_acc):.4f}"
+    )
     vmapped, vmap_acc = vmap_epoch(train_split, validation, args.device)
     print(
         f"torch.func vmap(grad):  {vmapped:7.2f} s   mean validation accuracy {mean(vmap_acc):.4f}"
     )
     loop, loop_acc = idiomatic_epoch(train_split, validation, args.device)
     print(f"idiomatic loop:         {loop:7.2f} s   mean validation accuracy {mean(loop_acc):.4f}")
-    print(
-        f"dlexp is {loop / ours:.1f}× the idiomatic loop, {vmapped / ours:.1f}× the vmap ensemble"
-    )
+    for name, seconds in ((f"{workers} workers", ours), ("1 worker", alone)):
+        print(
+            f"dlexp ({name}) is {loop / seconds:.1f}× the idiomatic loop, "
+            f"{vmapped / seconds:.1f}× the vmap ensemble"
+        )
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(f"peak memory of this process: {peak:.0f} MB")
+    worker = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    print(f"peak memory: this process {peak:.0f} MB, largest worker {worker:.0f} MB")
     for name, accuracy in (("vmap", vmap_acc), ("idiomatic", loop_acc)):
         if abs(mean(our_acc) - mean(accuracy)) > 0.02:
             raise SystemExit(f"dlexp and the {name} trainer disagree by more than 2 points")

@@ -195,11 +195,16 @@ def succeeded(result: RunResult, strict: bool) -> bool:
 
 def print_result(result: RunResult) -> None:
     print_ = functools.partial(out_console.print, highlight=False)
+    workers = f"{result.workers} worker" + "s" * (result.workers > 1)
+    speed = (
+        f"{result.models} models × {result.model_steps / result.models:,.0f} steps, "
+        f"{result.steps_per_second:,.0f} model-steps/s on {workers}"
+        if result.models
+        else "nothing to train"
+    )
     print_(
         f"[bold]{escape(result.experiment.name)}[/] at {escape(result.scale)} scale: "
-        f"{result.wall_seconds:.1f} s, {result.models} models × "
-        f"{result.model_steps / max(result.models, 1):,.0f} steps, "
-        f"{result.steps_per_second:,.0f} model-steps/s; "
+        f"{result.wall_seconds:.1f} s, {speed}; "
         f"results in {escape(str(result.folder))}/ (metrics.csv, run.json, figures/)"
     )
     if result.diverged:

@@ -172,6 +172,7 @@ class RunResult:
     model_steps: int = 0
     diverged: int = 0
     figure_problem: str | None = None
+    workers: int = 1
 
     @property
     def steps_per_second(self) -> float:
@@ -261,6 +262,7 @@ def run_prepared(
         context.model_steps,
         len(context.diverged),
         problems[0] if problems else None,
+        workers,
     )
 
 

@@ -97,7 +97,8 @@ def test_run_tiny_writes_csv_json_figures_and_is_byte_identical_when_repeated(tm
     folder = first / QUICK / "tiny"
     claims = [claim.id for claim in load(QUICK).claims]
     assert f"(indicative) {claims[0]}" in result.output and str(second) in result.output
-    assert re.search(r"\d+ models × [\d,]+ steps, [\d,]+ model-steps/s", result.output)
+    speed = r"\d+ models × [\d,]+ steps, [\d,]+ model-steps/s on \d workers?;"
+    assert re.search(speed, result.output)
     csv = (folder / "metrics.csv").read_bytes()
     assert csv == (second / QUICK / "tiny" / "metrics.csv").read_bytes()
     info = json.loads((folder / "run.json").read_text())
