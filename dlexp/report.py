@@ -26,12 +26,14 @@ from markupsafe import Markup, escape
 
 import dlexp
 from dlexp.claims import Verdict, check_claims
+from dlexp.figures import rendering_in_parallel
 from dlexp.progress import Reporter
 from dlexp.registry import DEFAULT_SCALE, Experiment, ExperimentError, available, parse
 from dlexp.report_folders import DamagedRun, RunData, candidate_runs, read_run
 from dlexp.report_runs import Damaged, Figure, Run, settings, value_text
 from dlexp.results import FIGURES, atomic_folder
 from dlexp.runner import code_of
+from dlexp.workers import cpu_cores
 
 MARKDOWN_FILE = "REPORT.md"
 HTML_FILE = "report.html"
@@ -180,7 +182,7 @@ def redraw(
 ) -> list[Path]:
     """The finding's figures drawn afresh from the table; they replace `target` only when all
     are drawn. Returns the PNGs in the finding's order."""
-    with atomic_folder(target) as staging:
+    with atomic_folder(target) as staging, rendering_in_parallel(cpu_cores()):
         drawn = code_of(declaration).figures(table, protocol, scale, staging)
     return [target / path.name for path in drawn if path.suffix == ".png"]
 

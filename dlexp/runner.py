@@ -23,6 +23,7 @@ from pydantic import TypeAdapter, ValidationError
 
 from dlexp.claims import Verdict, check_claims
 from dlexp.data import load_files, locate_mnist
+from dlexp.figures import rendering_in_parallel
 from dlexp.finding import Check, Finding, Outcome, RunContext, load_code
 from dlexp.progress import Reporter
 from dlexp.protocol import validate_protocol
@@ -244,7 +245,7 @@ def run_prepared(
     def draw(table: pd.DataFrame, figures: Path) -> list[Path]:
         """The figures; one that cannot be drawn is noted, not allowed to lose the run."""
         try:
-            with quiet_float_warnings():
+            with quiet_float_warnings(), rendering_in_parallel(workers):
                 return finding.figures(table, protocol, prepared.scale, figures)
         except Exception as error:
             problems.append(f"figures not drawn: {type(error).__name__}: {error}")

@@ -58,12 +58,17 @@ def cut(models: Sequence[T], per_shard: int) -> list[list[T]]:
     return shards
 
 
+def cpu_cores() -> int:
+    """The CPU cores this process may run on."""
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    return cores or 1
+
+
 def default_workers(device: torch.device) -> int:
     """One worker per usable core, each with `torch.get_num_threads()` threads; 1 on a GPU."""
     if device.type != "cpu":
         return 1
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    return max(1, (cores or 1) // torch.get_num_threads())
+    return max(1, cpu_cores() // torch.get_num_threads())
 
 
 def run_jobs(jobs: list[Job], costs: list[float], workers: int, advance: Advance) -> list[Any]:

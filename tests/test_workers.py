@@ -1,8 +1,10 @@
 """Both cores (`dlexp.workers`): stacks cut into fixed shards, trained in forked processes, with
-results byte-identical to training them in one process, whatever the number of workers."""
+results byte-identical to training them in one process, whatever the number of workers; figures
+rendered in forked processes (`dlexp.figures.rendering_in_parallel`), the same files."""
 
 import filecmp
 
+import matplotlib.pyplot as plt
 import pandas as pd
 import pytest
 import torch
@@ -10,6 +12,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from dlexp.data import Split
+from dlexp.figures import rendering_in_parallel, save
 from dlexp.finding import RunContext
 from dlexp.models import ModelSpec, StackedMLP
 from dlexp.progress import Reporter
@@ -117,3 +120,32 @@ def test_a_tiny_experiment_writes_byte_identical_csvs_with_one_and_two_workers(t
         assert result.exit_code == 0, result.output
     csvs = [tmp_path / w / "depth-vs-accuracy" / "tiny" / "metrics.csv" for w in ("1", "2")]
     assert filecmp.cmp(*csvs, shallow=False)
+
+
+def a_figure(title: str):
+    figure, ax = plt.subplots(figsize=(3, 2))
+    ax.semilogy([1, 2, 3], [1e-3, 1e-1, 10.0], label="a line")
+    ax.set_title(title)
+    ax.legend()
+    return figure
+
+
+def test_figures_rendered_in_forked_processes_are_the_same_files_as_rendered_in_place(tmp_path):
+    inline, parallel = tmp_path / "inline", tmp_path / "parallel"
+    inline.mkdir(), parallel.mkdir()
+    for index in range(3):
+        save(a_figure(f"figure {index}"), inline, f"f{index}")
+    with rendering_in_parallel(2):
+        paths = [save(a_figure(f"figure {index}"), parallel, f"f{index}") for index in range(3)]
+    assert [p.name for pair in paths for p in pair] == sorted(p.name for p in inline.iterdir())
+    for path in inline.iterdir():
+        assert path.read_bytes() == (parallel / path.name).read_bytes()
+
+
+def test_a_figure_that_cannot_be_rendered_fails_the_block_with_its_name(tmp_path):
+    broken = a_figure("broken")
+    broken.axes[0].set_xlabel("$\\unknowncommand$")  # mathtext fails only when drawn
+    with pytest.raises(RuntimeError, match="could not render broken"), rendering_in_parallel(2):
+        save(a_figure("fine"), tmp_path, "fine")
+        save(broken, tmp_path, "broken")
+    assert (tmp_path / "fine.svg").exists()
