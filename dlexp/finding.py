@@ -106,39 +106,40 @@ class RunContext:
         *,
         whole_stacks: bool = False,
     ) -> pd.DataFrame:
-        """Train every model of `specs` on the run's device, with a progress bar. Models that
-        share an architecture are stacked; the stacks are cut into shards trained on `workers`
-        cores (`dlexp.workers`). MLPs (`ModelSpec`) train with the hand-written backpropagation,
-        convolutional nets (`ConvSpec`) with autograd (`dlexp.conv_trainer`).
+        """Train every model of `specs` on the run's device, with a progress bar: one
+        `Training`, see `train_together`."""
+        training = Training(specs, data, schedule, list(measures), description, whole_stacks)
+        return self.train_together([training])[0]
 
-        `whole_stacks` trains each stack uncut, for measures that compare the models of a stack
-        with each other (an ensemble's vote); every other measure looks at each model alone. On
-        a GPU stacks are never cut: one large stacked product is what a GPU does well."""
-        measures = list(measures)
-        conv = bool(specs) and all(isinstance(spec, ConvSpec) for spec in specs)
-        steps = conv_steps if conv else total_steps
-        per_shard = CONV_MODELS_PER_SHARD if conv else MLP_MODELS_PER_SHARD
-        uncut = whole_stacks or self.device.type != "cpu"
-        shards = [
-            shard
-            for group in (conv_stacks(specs) if conv else stacks(specs))
-            for shard in ([group] if uncut else cut(group, per_shard))
-        ]
-        total = steps(specs, len(data), schedule.epochs)
-        advance = self.reporter.task(description, total)
-        jobs = [
-            functools.partial(train_shard, shard, data, schedule, measures, self.device)
-            for shard in shards
-        ]
-        costs = [steps(shard, len(data), schedule.epochs) for shard in shards]
-        workers = self.workers if total >= MIN_FORKED_MODEL_STEPS else 1
+    def train_together(self, trainings: list[Training]) -> list[pd.DataFrame]:
+        """Train several independent sets of models at once, one progress bar and results table
+        each. Models that share an architecture are stacked; the stacks are cut into shards, and
+        the shards of every training are trained together on `workers` cores (`dlexp.workers`),
+        so that a short training keeps the second core busy beside a long one. MLPs
+        (`ModelSpec`) train with the hand-written backpropagation, convolutional nets
+        (`ConvSpec`) with autograd (`dlexp.conv_trainer`). On a GPU stacks are never cut: one
+        large stacked product is what a GPU does well."""
+        shards = [training.shards(cut_stacks=self.device.type == "cpu") for training in trainings]
+        jobs, costs, advances = [], [], []
+        for training, parts in zip(trainings, shards):
+            advance = self.reporter.task(training.description, training.steps(training.specs))
+            for shard in parts:
+                jobs.append(functools.partial(train_shard, shard, training, self.device))
+                costs.append(training.steps(shard))
+                advances.append(advance)
+        workers = self.workers if sum(costs) >= MIN_FORKED_MODEL_STEPS else 1
+        results = iter(run_jobs(jobs, costs, workers, advances))
         tables = []
-        for shard, (table, finite) in zip(shards, run_jobs(jobs, costs, workers, advance)):
-            self.models += len(shard)
-            self.model_steps += steps(shard, len(data), schedule.epochs)
-            self._note_diverged(shard, finite, table, schedule.epochs)
-            tables.append(table)
-        return pd.concat(tables, ignore_index=True)
+        for training, parts in zip(trainings, shards):
+            parts_tables = []
+            for shard in parts:
+                table, finite = next(results)
+                self.models += len(shard)
+                self.model_steps += training.steps(shard)
+                self._note_diverged(shard, finite, table, training.schedule.epochs)
+                parts_tables.append(table)
+            tables.append(pd.concat(parts_tables, ignore_index=True))
+        return tables
 
     def stack(self, specs: list[ModelSpec]) -> StackedMLP:
         """A stack of `specs` on the run's device, for findings that set weights by hand."""
@@ -186,17 +187,48 @@ class RunContext:
         return pd.DataFrame(self.diverged)
 
 
+@dataclass(frozen=True)
+class Training:
+    """What `RunContext.train_together` trains: models, their data and schedule, the measures
+    taken after epochs, the progress bar's label. `whole_stacks` keeps each stack uncut, for
+    measures that compare the models of a stack with each other (an ensemble's vote); every
+    other measure looks at each model alone."""
+
+    specs: list[ModelSpec] | list[ConvSpec]
+    data: Split
+    schedule: Schedule
+    measures: list[Measure]
+    description: str
+    whole_stacks: bool = False
+
+    @property
+    def convolutional(self) -> bool:
+        return bool(self.specs) and all(isinstance(spec, ConvSpec) for spec in self.specs)
+
+    def steps(self, specs: list) -> int:
+        """Model-steps of training `specs` (the progress bar's units)."""
+        count = conv_steps if self.convolutional else total_steps
+        return count(specs, len(self.data), self.schedule.epochs)
+
+    def shards(self, cut_stacks: bool) -> list[list]:
+        """The stacks, cut into shards unless `cut_stacks` is False or stacks stay whole."""
+        stacked = conv_stacks(self.specs) if self.convolutional else stacks(self.specs)
+        if self.whole_stacks or not cut_stacks:
+            return stacked
+        per_shard = CONV_MODELS_PER_SHARD if self.convolutional else MLP_MODELS_PER_SHARD
+        return [shard for group in stacked for shard in cut(group, per_shard)]
+
+
 def train_shard(
     specs: list[ModelSpec] | list[ConvSpec],
-    data: Split,
-    schedule: Schedule,
-    measures: list[Measure],
+    training: Training,
     device: torch.device,
     advance: Advance,
 ) -> tuple[pd.DataFrame, list[bool]]:
-    """One shard, stacked and trained (in whichever process runs it): its results table and, per
-    model, whether its parameters stayed finite."""
-    if isinstance(specs[0], ConvSpec):
+    """One shard of a training, stacked and trained (in whichever process runs it): its results
+    table and, per model, whether its parameters stayed finite."""
+    data, schedule, measures = training.data, training.schedule, training.measures
+    if training.convolutional:
         net = StackedConvNet(specs, device)
         return train_conv_stack(net, data, schedule, measures, advance=advance), net.finite()
     mlps = StackedMLP(specs, device)

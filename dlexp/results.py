@@ -15,6 +15,7 @@ import platform
 import re
 import shutil
 import subprocess
+import sys
 import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -162,6 +163,21 @@ def environment(device: torch.device) -> dict[str, Any]:
         "device_name": name or platform.machine(),
         "threads": torch.get_num_threads(),
         "commit": git_commit(),
+        **peak_memory(),
+    }
+
+
+def peak_memory() -> dict[str, float]:
+    """The largest resident memory so far (MB) of this process and of its largest worker process
+    (where the platform reports it; in `dlexp run all` the largest of every run so far)."""
+    try:
+        import resource
+    except ImportError:  # not on this platform
+        return {}
+    per_mb = 1024 if sys.platform != "darwin" else 1024 * 1024  # Linux reports KB, macOS bytes
+    return {
+        f"peak_memory_mb_{who}": round(resource.getrusage(which).ru_maxrss / per_mb, 1)
+        for who, which in (("main", resource.RUSAGE_SELF), ("worker", resource.RUSAGE_CHILDREN))
     }
 
 

@@ -71,12 +71,14 @@ def default_workers(device: torch.device) -> int:
     return max(1, cpu_cores() // torch.get_num_threads())
 
 
-def run_jobs(jobs: list[Job], costs: list[float], workers: int, advance: Advance) -> list[Any]:
-    """job(advance) for every job, results in the jobs' order: in this process when `workers` is
-    1 or there is one job, else in up to `workers` forked processes at once, the costliest job
-    started first."""
+def run_jobs(
+    jobs: list[Job], costs: list[float], workers: int, advances: list[Advance]
+) -> list[Any]:
+    """job(advance) for every job with its own progress function, results in the jobs' order: in
+    this process when `workers` is 1 or there is one job, else in up to `workers` forked
+    processes at once, the costliest job started first."""
     if workers <= 1 or len(jobs) <= 1 or "fork" not in multiprocessing.get_all_start_methods():
-        return [job(advance) for job in jobs]
+        return [job(advance) for job, advance in zip(jobs, advances)]
     context = multiprocessing.get_context("fork")
     messages = context.Queue()
     waiting = sorted(range(len(jobs)), key=lambda index: -costs[index])
@@ -95,7 +97,7 @@ def run_jobs(jobs: list[Job], costs: list[float], workers: int, advance: Advance
                 check_alive(running)
                 continue
             if kind == "progress":
-                advance(payload)
+                advances[index](payload)
             elif kind == "error":
                 raise RuntimeError(f"a worker process failed:\n{payload}")
             else:

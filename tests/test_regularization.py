@@ -159,7 +159,8 @@ def test_l1_drives_more_weights_to_zero_than_l2_on_dead_inputs():
         run.model_spec(small, run.SMALL_DATA, 100, 8, seed=0),
     ]
     context = RunContext(small, [0], torch.device("cpu"), Reporter(quiet=True))
-    table = run.trained(context, "test", specs, data, Schedule(40), held_out={"test": data})
+    training = run.training("test", specs, data, Schedule(40), held_out={"test": data})
+    [table] = context.train_together([training])
     counted = table[table.metric == histograms.WEIGHT_COUNT]
     assert set(counted.epoch) == {0, 40}
     assert (counted.groupby(["variant", "epoch"])["value"].sum() == 784 * 8 + 8 * 10).all()

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from dlexp.data import Split
 from dlexp.figures import rendering_in_parallel, save
-from dlexp.finding import RunContext
+from dlexp.finding import RunContext, Training
 from dlexp.models import ModelSpec, StackedMLP
 from dlexp.progress import Reporter
 from dlexp.trainer import Schedule
@@ -88,8 +88,8 @@ def test_a_failing_measure_in_a_worker_fails_the_call_with_its_message():
         train_with(2, broken)
 
 
-def test_run_jobs_returns_results_in_job_order_and_reports_all_progress():
-    reported = []
+def test_run_jobs_returns_results_in_job_order_and_reports_each_jobs_progress_to_its_own():
+    reported: dict[int, list[int]] = {index: [] for index in range(5)}
 
     def job(index: int):
         def run(advance):
@@ -100,14 +100,28 @@ def test_run_jobs_returns_results_in_job_order_and_reports_all_progress():
         return run
 
     jobs = [job(i) for i in range(5)]
-    assert run_jobs(jobs, costs=[1, 5, 2, 4, 3], workers=2, advance=reported.append) == [
-        0,
-        1,
-        4,
-        9,
-        16,
+    advances = [reported[i].append for i in range(5)]
+    results = run_jobs(jobs, costs=[1, 5, 2, 4, 3], workers=2, advances=advances)
+    assert results == [0, 1, 4, 9, 16]
+    assert {index: sum(steps) for index, steps in reported.items()} == {
+        index: 10 * (index + 1) for index in range(5)
+    }
+
+
+def test_trainings_trained_together_give_the_tables_they_give_alone():
+    context = RunContext({}, [0], torch.device("cpu"), Reporter(quiet=True), workers=2)
+    small = [ModelSpec("small", seed, (20, 8, 4), eta=0.5) for seed in range(3)]
+    wide = [ModelSpec("wide", seed, (20, 16, 4), eta=0.2) for seed in range(5)]
+    data = synthetic()
+    trainings = [
+        Training(small, data, Schedule(4), [LastWeights()], "small"),
+        Training(wide, data.subset(200), Schedule(2), [LastWeights()], "wide"),
     ]
-    assert sum(reported) == 10 * (1 + 2 + 3 + 4 + 5)
+    together = context.train_together(trainings)
+    alone = [context.train(t.specs, t.data, t.schedule, [LastWeights()], "") for t in trainings]
+    for got, want in zip(together, alone):
+        pd.testing.assert_frame_equal(got, want, check_exact=True)
+    assert context.models == 2 * (3 + 5)
 
 
 @needs_mnist

@@ -20,7 +20,7 @@ from dlexp.conv_trainer import (
     conv_accuracy_and_cost,
 )
 from dlexp.convnet import LENET5_HIDDEN, Conv, ConvSpec, StackedConvNet, feature_shapes, lenet5
-from dlexp.finding import Protocol, RunContext
+from dlexp.finding import Protocol, RunContext, Training
 from dlexp.measures import accuracy_and_cost
 from dlexp.models import ModelSpec
 from dlexp.splits import Split
@@ -178,22 +178,16 @@ def measure(context: RunContext) -> pd.DataFrame:
     cnns = cnn_specs(protocol, context.seeds, protocol["eta_sweep"]["cnn"])
     mlps = mlp_specs(protocol, context.seeds, protocol["eta_sweep"]["mlp"])
     equivariance_images = test.images[: protocol["equivariance_images"]]
-    cnn_table = context.train(
-        cnns,
-        train,
-        schedule,
+    cnn_measures = [
+        after_training(conv_accuracy_and_cost(evaluation)),
+        after_training(kernels_and_equivariance(equivariance_images, protocol["shifts"])),
+    ]
+    mlp_measures = [after_training(accuracy_and_cost(evaluation))]
+    cnn_table, mlp_table = context.train_together(
         [
-            after_training(conv_accuracy_and_cost(evaluation)),
-            after_training(kernels_and_equivariance(equivariance_images, protocol["shifts"])),
-        ],
-        "cnn vs mlp: CNN mini-batch steps",
-    )
-    mlp_table = context.train(
-        mlps,
-        train,
-        schedule,
-        [after_training(accuracy_and_cost(evaluation))],
-        "cnn vs mlp: MLP mini-batch steps",
+            Training(cnns, train, schedule, cnn_measures, "cnn vs mlp: CNN mini-batch steps"),
+            Training(mlps, train, schedule, mlp_measures, "cnn vs mlp: MLP mini-batch steps"),
+        ]
     )
     counts = pd.DataFrame([row for spec in (*cnns, *mlps) for row in parameter_rows(spec)])
     return pd.concat([cnn_table, mlp_table, counts], ignore_index=True)

@@ -30,7 +30,7 @@ from typing import Any
 import pandas as pd
 
 from dlexp.data import Split
-from dlexp.finding import RunContext
+from dlexp.finding import RunContext, Training
 from dlexp.measures import accuracy_and_cost
 from dlexp.models import ModelSpec
 from dlexp.trainer import Schedule
@@ -128,8 +128,8 @@ def grid(
 
 
 def measure(context: RunContext) -> pd.DataFrame:
-    """Train every variant on its inputs (one stack per inputs) and measure its units and its
-    validation accuracy before training and after every epoch."""
+    """Train every variant on its inputs (one training per inputs, all together) and measure its
+    units and its validation accuracy before training and after every epoch."""
     protocol = context.protocol
     mnist = context.mnist()
     training = mnist.train.subset(protocol["train_images"])
@@ -146,15 +146,14 @@ def measure(context: RunContext) -> pd.DataFrame:
         for name, (images, _) in inputs.items()
         if name.startswith("shifted")
     }
-    tables = []
+    trainings = []
     for name, specs in grid(protocol, context.seeds, etas).items():
         images, held_out = inputs[name]
         measures = [
             dead_units(images, protocol["gradient_images"]),
             accuracy_and_cost({"validation": held_out}),
         ]
-        description = f"dying ReLU: {name} inputs"
-        tables.append(
-            context.train(specs, images, Schedule(protocol["epochs"]), measures, description)
-        )
+        schedule = Schedule(protocol["epochs"])
+        trainings.append(Training(specs, images, schedule, measures, f"dying ReLU: {name} inputs"))
+    tables = context.train_together(trainings)
     return pd.concat(tables, ignore_index=True)

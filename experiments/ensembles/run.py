@@ -17,7 +17,7 @@ import torch.nn.functional as F
 
 from dlexp.conv_trainer import after_training, conv_logits
 from dlexp.convnet import LENET5_HIDDEN, ConvSpec, StackedConvNet, lenet5
-from dlexp.finding import Protocol, RunContext
+from dlexp.finding import Protocol, RunContext, Training
 from dlexp.models import ModelSpec, StackedMLP
 from dlexp.splits import Split
 from dlexp.trainer import Schedule
@@ -108,12 +108,17 @@ def measure(context: RunContext) -> pd.DataFrame:
     # Only the last epoch is scored: the claims and figures use nothing else.
     schedule = Schedule(protocol["epochs"], measure_every=protocol["epochs"])
     measures = [after_training(ensemble_measure(test))]
-    tables = []
-    for model in protocol["models"]:
-        nets = specs(protocol, context.seeds, model)
-        description = f"ensembles: {model.upper()} mini-batch steps"
-        # One stack per kind of net, uncut: the measure votes across the stack's nets.
-        tables.append(
-            context.train(nets, train, schedule, measures, description, whole_stacks=True)
+    # One stack per kind of net, uncut: the measure votes across the stack's nets.
+    trainings = [
+        Training(
+            specs(protocol, context.seeds, model),
+            train,
+            schedule,
+            measures,
+            f"ensembles: {model.upper()} mini-batch steps",
+            whole_stacks=True,
         )
+        for model in protocol["models"]
+    ]
+    tables = context.train_together(trainings)
     return pd.concat(tables, ignore_index=True)

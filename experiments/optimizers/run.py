@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from dlexp.finding import Protocol, RunContext
+from dlexp.finding import Protocol, RunContext, Training
 from dlexp.measures import accuracy_and_cost, weight_norm
 from dlexp.models import ModelSpec
 from dlexp.trainer import Schedule
@@ -68,19 +68,23 @@ def measure(context: RunContext) -> pd.DataFrame:
     train = mnist.train.subset(protocol["train_images"])
     validation = mnist.validation.subset(protocol["eval_images"])
     schedule = Schedule(protocol["epochs"])
-    minibatch = context.train(
-        minibatch_specs(protocol, context.seeds),
-        train,
-        schedule,
-        [accuracy_and_cost({"train": train, "validation": validation}), weight_norm],
-        "optimizers: mini-batch SGD, plain and with momentum",
-    )
-    full = context.train(
-        full_batch_specs(protocol, context.seeds),
-        train,
-        schedule,
-        [accuracy_and_cost({"validation": validation})],
-        "optimizers: full-batch gradient descent",
+    minibatch, full = context.train_together(
+        [
+            Training(
+                minibatch_specs(protocol, context.seeds),
+                train,
+                schedule,
+                [accuracy_and_cost({"train": train, "validation": validation}), weight_norm],
+                "optimizers: mini-batch SGD, plain and with momentum",
+            ),
+            Training(
+                full_batch_specs(protocol, context.seeds),
+                train,
+                schedule,
+                [accuracy_and_cost({"validation": validation})],
+                "optimizers: full-batch gradient descent",
+            ),
+        ]
     )
     table = pd.concat(
         [minibatch, total_cost(minibatch, protocol["l2"], len(train)), full], ignore_index=True

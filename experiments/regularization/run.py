@@ -37,7 +37,7 @@ import pandas as pd
 import torch
 
 from dlexp.data import Split
-from dlexp.finding import RunContext
+from dlexp.finding import RunContext, Training
 from dlexp.measures import accuracy_and_cost, weight_norm
 from dlexp.models import ModelSpec
 from dlexp.trainer import Schedule
@@ -213,27 +213,30 @@ def flipped_labels(split: Split, fraction: float, seed: int) -> Split:
 # Measuring
 
 
-def trained(
-    context: RunContext,
+def training(
     description: str,
     specs: list[ModelSpec],
     images: Split,
     schedule: Schedule,
     held_out: dict[str, Split],
-) -> pd.DataFrame:
-    """Train `specs` on `images` in one call (the models of each width stacked), recording cost
-    and accuracy on the training images and the `held_out` splits and ‖w‖ at every epoch the
+) -> Training:
+    """`specs` trained on `images` (the models of each width stacked), recording cost and
+    accuracy on the training images and the `held_out` splits and ‖w‖ at every epoch the
     schedule measures; |w| histograms before training and after the last epoch."""
-    histogram = WeightMagnitudeHistogram()
-    measures = [accuracy_and_cost({"train": images, **held_out}), weight_norm, histogram]
-    return context.train(specs, images, schedule, measures, description)
+    measures = [
+        accuracy_and_cost({"train": images, **held_out}),
+        weight_norm,
+        WeightMagnitudeHistogram(),
+    ]
+    return Training(specs, images, schedule, measures, description)
 
 
 def measure(context: RunContext) -> pd.DataFrame:
     """Each split is evaluated only where a claim or figure reads it, always in full: the
     validation images for the nets early stopping is read off (the unregularised ones, clean and
     noisy), the test images every epoch for the curves; the λ sweep only before and after
-    training (its claims and bars read the last epoch)."""
+    training (its claims and bars read the last epoch). All parts train together, on every
+    core."""
     protocol, seeds = context.protocol, context.seeds
     mnist = context.mnist()
     validation = mnist.validation.subset(protocol["validation_images"])
@@ -245,24 +248,27 @@ def measure(context: RunContext) -> pd.DataFrame:
     swept = [s for s in specs if s.params["regulariser"] == "L2" and s.l2 != protocol["l2"]]
     curves = [s for s in specs if s not in monitored and s not in swept]
     both = {"validation": validation, "test": test}
-    tables = [
-        trained(context, f"{n}, unregularised", monitored, images, Schedule(epochs), both),
-        trained(context, f"{n}, regularised", curves, images, Schedule(epochs), {"test": test}),
-        trained(context, f"{n}, λ sweep", swept, images, Schedule(epochs, epochs), {"test": test}),
-    ]
-    for seed in seeds:
-        noisy = flipped_labels(images, protocol["label_noise"], seed)
-        spec = noisy_label_spec(protocol, seed)
-        tables.append(trained(context, f"{n}, noisy labels", [spec], noisy, Schedule(epochs), both))
     full = protocol["full_data"]
-    tables.append(
-        trained(
-            context,
+    trainings = [
+        training(f"{n}, unregularised", monitored, images, Schedule(epochs), both),
+        training(f"{n}, regularised", curves, images, Schedule(epochs), {"test": test}),
+        training(f"{n}, λ sweep", swept, images, Schedule(epochs, epochs), {"test": test}),
+        *[
+            training(
+                f"{n}, noisy labels, seed {seed}",
+                [noisy_label_spec(protocol, seed)],
+                flipped_labels(images, protocol["label_noise"], seed),
+                Schedule(epochs),
+                both,
+            )
+            for seed in seeds
+        ],
+        training(
             f"{full['train_images']:,} images",
             full_data_specs(protocol, seeds),
             mnist.train.subset(full["train_images"]),
             Schedule(full["epochs"]),
             {"test": test},
-        )
-    )
-    return pd.concat(tables, ignore_index=True)
+        ),
+    ]
+    return pd.concat(context.train_together(trainings), ignore_index=True)

@@ -23,7 +23,7 @@ import pandas as pd
 import torch
 
 from dlexp.data import Split
-from dlexp.finding import RunContext
+from dlexp.finding import RunContext, Training
 from dlexp.measures import accuracy_and_cost, layer_gradient_norms
 from dlexp.models import ModelSpec, StackedMLP
 from dlexp.registry import ExperimentError
@@ -116,38 +116,30 @@ def measure(context: RunContext) -> pd.DataFrame:
     norms = layer_gradient_norms(images)
     schedule = Schedule(protocol["epochs"], protocol["measure_every"])
     others = [n for n in protocol["networks"] if n != "sigmoid"]
-    nielsen = context.train(
+    accuracy = accuracy_and_cost(
+        # The very images the nets learn from, and held-out images (all 10,000 at lecture scale).
+        {"train": images, "validation": mnist.validation.subset(protocol["deep"]["eval_images"])}
+    )
+    nielsen = Training(
         depth_specs(protocol, context.seeds, ["sigmoid"]),
         images,
         schedule,
         [norms],
         "vanishing gradient: sigmoid nets, full-batch epochs",
     )
-    at_init = (
-        [
-            context.train(
-                depth_specs(protocol, context.seeds, others),
-                images,
-                Schedule(0),
-                [norms],
-                "vanishing gradient: the other nets at initialisation",
-            )
-        ]
-        if others
-        else []
-    )
-    accuracy = accuracy_and_cost(
-        # The very images the nets learn from, and held-out images (all 10,000 at lecture scale).
-        {"train": images, "validation": mnist.validation.subset(protocol["deep"]["eval_images"])}
-    )
-    deep = context.train(
-        deep_nets,
+    at_init = Training(
+        depth_specs(protocol, context.seeds, others),
         images,
-        schedule,
-        [norms, accuracy],
-        "vanishing gradient: deep nets, every η",
+        Schedule(0),
+        [norms],
+        "vanishing gradient: the other nets at initialisation",
     )
-    return pd.concat([nielsen, *at_init, deep, exploding_chain(context)], ignore_index=True)
+    deep = Training(
+        deep_nets, images, schedule, [norms, accuracy], "vanishing gradient: deep nets, every η"
+    )
+    trainings = [nielsen, *([at_init] if others else []), deep]
+    tables = context.train_together(trainings)
+    return pd.concat([*tables, exploding_chain(context)], ignore_index=True)
 
 
 def exploding_chain(context: RunContext) -> pd.DataFrame:

@@ -20,7 +20,7 @@ import pandas as pd
 import torch
 
 from dlexp.data import Split
-from dlexp.finding import Protocol, RunContext
+from dlexp.finding import Protocol, RunContext, Training
 from dlexp.measures import accuracy_and_cost, hidden_pre_activations
 from dlexp.models import ModelSpec, StackedMLP
 from dlexp.table import long_row
@@ -156,23 +156,23 @@ def measure(context: RunContext) -> pd.DataFrame:
     validation = mnist.validation.subset(protocol["eval_images"])
     schedule = Schedule(protocol["epochs"])
     scores = accuracy_and_cost({"validation": validation})
-    tables = [
-        context.train(
-            nielsen_specs(protocol, context.seeds),
-            train,
-            schedule,
-            [scores, saturation(validation.images)],
-            "weight init: N(0, 1/n_in) vs N(0, 1)",
-        )
-    ]
-    tables.append(
-        context.train(
-            equal_specs(protocol, context.seeds),
-            train,
-            schedule,
-            [scores, copy_difference],
-            "weight init: equal weights",
-        )
+    tables = context.train_together(
+        [
+            Training(
+                nielsen_specs(protocol, context.seeds),
+                train,
+                schedule,
+                [scores, saturation(validation.images)],
+                "weight init: N(0, 1/n_in) vs N(0, 1)",
+            ),
+            Training(
+                equal_specs(protocol, context.seeds),
+                train,
+                schedule,
+                [scores, copy_difference],
+                "weight init: equal weights",
+            ),
+        ]
     )
     probe = mnist.train.subset(protocol["deep"]["probe_images"])
     deep = [

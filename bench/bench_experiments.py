@@ -1,0 +1,60 @@
+"""Benchmark: every experiment at lecture scale, each in its own process, as a user runs it.
+
+For each experiment it runs `python -m dlexp run NAME --quiet --out OUT` and prints the run's wall
+time (training and measuring, from run.json), the whole command's time (with start-up, checks and
+figures), model-steps per second, workers and the peak memory of the main process and of its
+largest worker (run.json). The last line is the total: the issue's "every experiment at lecture
+scale" budget. Exit code 1 only when a run did not finish (failed claims are findings, not errors).
+Usage: DLEXP_DATA_DIR=../shared/data python bench/bench_experiments.py [--scale S] [NAME ...]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from dlexp.registry import available
+
+FINISHED = (0, 1)  # 1: a claim failed at lecture scale, which is a finding
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("names", nargs="*", help="experiments (default: all)")
+    parser.add_argument("--scale", default="lecture")
+    args = parser.parse_args()
+    names = args.names or sorted(available())
+    print("| experiment | run (s) | with start-up and figures (s) | model-steps/s | peak memory |")
+    print("| --- | --- | --- | --- | --- |")
+    total = 0.0
+    broken = []
+    with tempfile.TemporaryDirectory() as out:
+        for name in names:
+            command = [sys.executable, "-m", "dlexp", "run", name, "--scale", args.scale]
+            start = time.perf_counter()
+            done = subprocess.run([*command, "--quiet", "--out", out], capture_output=True)
+            whole = time.perf_counter() - start
+            total += whole
+            if done.returncode not in FINISHED:
+                broken.append(name)
+                print(f"| {name} | did not finish: {done.stderr.decode().strip()[-200:]} |")
+                continue
+            info = json.loads((Path(out) / name / args.scale / "run.json").read_text())
+            steps = info["model_steps"] / info["wall_seconds"] if info["wall_seconds"] else 0
+            memory = max(info.get("peak_memory_mb_main", 0), info.get("peak_memory_mb_worker", 0))
+            print(
+                f"| {name} | {info['wall_seconds']:.1f} | {whole:.1f} | {steps:,.0f} "
+                f"on {info['workers']} workers | {memory:,.0f} MB |"
+            )
+    print(f"total: {total / 60:.1f} min for {len(names)} experiments at {args.scale} scale")
+    if broken:
+        raise SystemExit(f"did not finish: {', '.join(broken)}")
+
+
+if __name__ == "__main__":
+    main()
