@@ -25,7 +25,7 @@ from dlexp.convnet import ConvSpec, StackedConvNet
 from dlexp.measures import accuracy_and_cost
 from dlexp.progress import Advance
 from dlexp.splits import Split
-from dlexp.table import long_row
+from dlexp.table import model_rows
 from dlexp.trainer import Schedule
 
 ConvMeasure = Callable[[StackedConvNet], dict[str, torch.Tensor]]
@@ -148,17 +148,16 @@ def measure_conv(
 def conv_table(net: StackedConvNet, records: list[tuple[int, dict]]) -> pd.DataFrame:
     """Long format: one row per model, epoch, layer (0: whole network; 1… from the input) and
     metric."""
-    rows = []
+    columns: tuple[list, ...] = ([], [], [], [], [])
     for epoch, values in records:
         for metric, tensor in values.items():
-            for m, spec in enumerate(net.specs):
+            for m in range(net.n_models):
                 own = [tensor[m].item()] if tensor.dim() == 1 else tensor[m].tolist()
                 first = 0 if tensor.dim() == 1 else 1
-                rows += [
-                    long_row(spec.variant, spec.seed, epoch, layer, metric, value, **spec.params)
-                    for layer, value in enumerate(own, start=first)
-                ]
-    return pd.DataFrame(rows)
+                for layer, value in enumerate(own, start=first):
+                    for column, item in zip(columns, (m, epoch, layer, metric, value)):
+                        column.append(item)
+    return model_rows(net.specs, *columns)
 
 
 def conv_logits(net: StackedConvNet, images: torch.Tensor, chunk: int = 1_000) -> torch.Tensor:

@@ -6,6 +6,7 @@ Layer 0 stands for the whole network; epoch 0 is before training.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import pandas as pd
@@ -26,6 +27,26 @@ def long_row(
         "value": value,
         **params,
     }
+
+
+def model_rows(
+    specs: Sequence[Any],
+    model: list[int],
+    epoch: list[int],
+    layer: list[int],
+    metric: list[str],
+    value: list[float],
+) -> pd.DataFrame:
+    """Rows of the long table given by column, row i measured on model `specs[model[i]]`, whose
+    variant, seed and params fill the rest of the row: the table `long_row` would build, without
+    a dictionary per row (a 400-epoch run has hundreds of thousands of rows)."""
+    labels = pd.DataFrame([{"variant": s.variant, "seed": s.seed, **s.params} for s in specs])
+    table = labels.iloc[model].reset_index(drop=True)
+    for position, (name, column) in enumerate(
+        (("epoch", epoch), ("layer", layer), ("metric", metric), ("value", value)), start=2
+    ):
+        table.insert(position, name, column)
+    return table
 
 
 def tidy(table: pd.DataFrame) -> pd.DataFrame:

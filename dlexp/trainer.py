@@ -23,7 +23,7 @@ from dlexp.dropout import Masks, epoch_masks, no_masks
 from dlexp.models import ModelSpec, StackedMLP
 from dlexp.progress import Advance
 from dlexp.sgd import SGDStep
-from dlexp.table import long_row
+from dlexp.table import model_rows
 
 Measure = Callable[[StackedMLP], dict[str, torch.Tensor]]
 """Per-epoch measurement: metric name → tensor [M] (whole network) or [M, L] (per layer).
@@ -157,17 +157,14 @@ def measurement_table(net: StackedMLP, records: list[tuple[int, dict]]) -> pd.Da
     A per-layer tensor has one column per layer of the stack ([M, L]) or per hidden layer
     ([M, L − 1]); each model reports its own layers only, numbered 1… from the input.
     """
-    rows = []
+    columns: tuple[list, ...] = ([], [], [], [], [])
     for epoch, values in records:
         for metric, tensor in values.items():
-            for m, spec in enumerate(net.specs):
+            for m in range(net.n_models):
                 for layer, value in model_layers(net, m, tensor):
-                    rows.append(
-                        long_row(
-                            spec.variant, spec.seed, epoch, layer, metric, value, **spec.params
-                        )
-                    )
-    return pd.DataFrame(rows)
+                    for column, item in zip(columns, (m, epoch, layer, metric, value)):
+                        column.append(item)
+    return model_rows(net.specs, *columns)
 
 
 def model_layers(net: StackedMLP, m: int, tensor: torch.Tensor) -> list[tuple[int, float]]:

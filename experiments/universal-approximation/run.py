@@ -49,8 +49,12 @@ def best_fit(
 ) -> torch.Tensor:
     """F(x) = Σ v_i σ(s(x − c_i)) + c at the points `at`, with v and c the least-squares fit of f
     on the points `fit_on` (float64): what width N can represent."""
+    # The SVD driver: the default (gelsy, QR with pivoting) gave different last digits from one
+    # call to the next on this machine's MKL; gelsd gives the same fit every time.
     weights = torch.linalg.lstsq(
-        sigmoid_features(width, steepness_per_unit, fit_on), target(fit_on.double())
+        sigmoid_features(width, steepness_per_unit, fit_on),
+        target(fit_on.double()),
+        driver="gelsd",
     ).solution
     return (sigmoid_features(width, steepness_per_unit, at) @ weights)[:, 0]
 
