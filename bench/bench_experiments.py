@@ -5,7 +5,8 @@ time (training and measuring, from run.json), the whole command's time (with sta
 figures), model-steps per second, workers and the peak memory of the main process and of its
 largest worker (run.json). The last line is the total: the issue's "every experiment at lecture
 scale" budget. Exit code 1 only when a run did not finish (failed claims are findings, not errors).
-Usage: DLEXP_DATA_DIR=../shared/data python bench/bench_experiments.py [--scale S] [NAME ...]
+Usage: DLEXP_DATA_DIR=../shared/data python bench/bench_experiments.py [--scale S] [--out DIR]
+       [NAME ...]
 """
 
 from __future__ import annotations
@@ -27,13 +28,15 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("names", nargs="*", help="experiments (default: all)")
     parser.add_argument("--scale", default="lecture")
+    parser.add_argument("--out", type=Path, help="keep the runs here (default: a temporary folder)")
     args = parser.parse_args()
     names = args.names or sorted(available())
     print("| experiment | run (s) | with start-up and figures (s) | model-steps/s | peak memory |")
     print("| --- | --- | --- | --- | --- |")
     total = 0.0
     broken = []
-    with tempfile.TemporaryDirectory() as out:
+    with tempfile.TemporaryDirectory() as temporary:
+        out = str(args.out or temporary)
         for name in names:
             command = [sys.executable, "-m", "dlexp", "run", name, "--scale", args.scale]
             start = time.perf_counter()
