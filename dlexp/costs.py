@@ -56,10 +56,7 @@ class LogLikelihood:
     """Softmax outputs, C = −ln a_y; δ^L = a − y."""
 
     def output(self, z: torch.Tensor) -> torch.Tensor:
-        """a_j = e^{z_j} / Σ_k e^{z_k}, each z shifted by its largest so that e^z cannot overflow;
-        written out: `torch.softmax`, vectorised along the 10 outputs, took 3-6× longer here."""
-        e = (z - z.amax(-1, keepdim=True)).exp_()
-        return e.div_(e.sum(-1, keepdim=True))
+        return torch.softmax(z, dim=-1)
 
     def value(self, z: torch.Tensor, a: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         return torch.logsumexp(z, dim=-1) - (z * y).sum(-1)
