@@ -25,8 +25,8 @@ from dlexp.convnet import ConvSpec, StackedConvNet
 from dlexp.measures import accuracy_and_cost
 from dlexp.progress import Advance
 from dlexp.splits import Split
-from dlexp.table import model_rows
-from dlexp.trainer import Schedule
+from dlexp.table import long_table
+from dlexp.trainer import Schedule, stacks
 
 ConvMeasure = Callable[[StackedConvNet], dict[str, torch.Tensor]]
 """Per-epoch measurement: metric name → tensor [M] (whole network) or [M, L] (per layer)."""
@@ -45,22 +45,9 @@ def train_convnets(
     measures = list(measures)
     tables = [
         train_conv_stack(StackedConvNet(group, device), data, schedule, measures, advance=advance)
-        for group in conv_stacks(specs)
+        for group in stacks(specs)
     ]
     return pd.concat(tables, ignore_index=True)
-
-
-def conv_stacks(specs: list[ConvSpec]) -> list[list[ConvSpec]]:
-    """The specs grouped by architecture, in order of first appearance."""
-    groups: dict[tuple, list[ConvSpec]] = {}
-    for spec in specs:
-        groups.setdefault(spec.architecture, []).append(spec)
-    return list(groups.values())
-
-
-def conv_steps(specs: list[ConvSpec], n: int, epochs: int) -> int:
-    """Progress units of `train_convnets`: model-steps (each mini-batch step of each model)."""
-    return sum(epochs * -(-n // spec.batch_size) for spec in specs)
 
 
 class ConvSGD:
@@ -148,16 +135,14 @@ def measure_conv(
 def conv_table(net: StackedConvNet, records: list[tuple[int, dict]]) -> pd.DataFrame:
     """Long format: one row per model, epoch, layer (0: whole network; 1… from the input) and
     metric."""
-    columns: tuple[list, ...] = ([], [], [], [], [])
-    for epoch, values in records:
-        for metric, tensor in values.items():
-            for m in range(net.n_models):
-                own = [tensor[m].item()] if tensor.dim() == 1 else tensor[m].tolist()
-                first = 0 if tensor.dim() == 1 else 1
-                for layer, value in enumerate(own, start=first):
-                    for column, item in zip(columns, (m, epoch, layer, metric, value)):
-                        column.append(item)
-    return model_rows(net.specs, *columns)
+    return long_table(net.specs, records, conv_layers)
+
+
+def conv_layers(m: int, tensor: torch.Tensor) -> list[tuple[int, float]]:
+    """(layer, value) pairs of model m: layer 0 for a whole-network tensor [M], 1… for [M, L]."""
+    if tensor.dim() == 1:
+        return [(0, tensor[m].item())]
+    return list(enumerate(tensor[m].tolist(), start=1))
 
 
 def conv_logits(net: StackedConvNet, images: torch.Tensor, chunk: int = 1_000) -> torch.Tensor:

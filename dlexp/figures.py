@@ -18,6 +18,7 @@ import matplotlib
 matplotlib.use("Agg")
 
 import matplotlib.pyplot as plt
+import matplotlib.ticker
 import numpy as np
 import pandas as pd
 
@@ -138,6 +139,14 @@ def line_with_band(ax: plt.Axes, x, summary: pd.DataFrame, **style) -> None:
     low, high = summary["low"].to_numpy(float), summary["high"].to_numpy(float)
     if np.isfinite(low).any():
         ax.fill_between(x, low, high, color=line.get_color(), alpha=0.2, linewidth=0)
+
+
+def cost_axis(ax: plt.Axes) -> None:
+    """A log axis of cost, ticked at 1, 2, 3 and 5 per decade in plain numbers."""
+    ax.set_yscale("log")
+    ax.yaxis.set_major_locator(matplotlib.ticker.LogLocator(subs=(1.0, 2.0, 3.0, 5.0)))
+    ax.yaxis.set_major_formatter(matplotlib.ticker.FormatStrFormatter("%g"))
+    ax.yaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
 
 
 def scale_note(scale: str) -> str:

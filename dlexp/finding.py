@@ -30,7 +30,7 @@ import pandas as pd
 import torch
 from pydantic import BaseModel
 
-from dlexp.conv_trainer import conv_stacks, conv_steps, train_conv_stack
+from dlexp.conv_trainer import train_conv_stack
 from dlexp.convnet import ConvSpec, StackedConvNet
 from dlexp.data import MNIST, Split, load_files, locate_mnist, mnist_provenance
 from dlexp.models import ModelSpec, StackedMLP
@@ -207,12 +207,11 @@ class Training:
 
     def steps(self, specs: list) -> int:
         """Model-steps of training `specs` (the progress bar's units)."""
-        count = conv_steps if self.convolutional else total_steps
-        return count(specs, len(self.data), self.schedule.epochs)
+        return total_steps(specs, len(self.data), self.schedule.epochs)
 
     def shards(self, cut_stacks: bool) -> list[list]:
         """The stacks, cut into shards unless `cut_stacks` is False or stacks stay whole."""
-        stacked = conv_stacks(self.specs) if self.convolutional else stacks(self.specs)
+        stacked = stacks(self.specs)
         if self.whole_stacks or not cut_stacks:
             return stacked
         per_shard = CONV_MODELS_PER_SHARD if self.convolutional else MLP_MODELS_PER_SHARD

@@ -6,7 +6,7 @@ Layer 0 stands for the whole network; epoch 0 is before training.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import pandas as pd
@@ -47,6 +47,23 @@ def model_rows(
     ):
         table.insert(position, name, column)
     return table
+
+
+def long_table(
+    specs: Sequence[Any],
+    records: list[tuple[int, dict[str, Any]]],
+    layers_of: Callable[[int, Any], list[tuple[int, float]]],
+) -> pd.DataFrame:
+    """The long table of a stack's measurements: `records` holds (epoch, metric → tensor) and
+    `layers_of(m, tensor)` gives model m's (layer, value) pairs of a metric's tensor."""
+    columns: tuple[list, ...] = ([], [], [], [], [])
+    for epoch, values in records:
+        for metric, tensor in values.items():
+            for m in range(len(specs)):
+                for layer, value in layers_of(m, tensor):
+                    for column, item in zip(columns, (m, epoch, layer, metric, value)):
+                        column.append(item)
+    return model_rows(specs, *columns)
 
 
 def tidy(table: pd.DataFrame) -> pd.DataFrame:

@@ -11,9 +11,9 @@ gradient descent with the lectures' L2 and L1 penalties (λ/n weight decay) and 
 from __future__ import annotations
 
 import itertools
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, TypeVar, runtime_checkable
 
 import pandas as pd
 import torch
@@ -23,8 +23,9 @@ from dlexp.dropout import Masks, epoch_masks, no_masks
 from dlexp.models import ModelSpec, StackedMLP
 from dlexp.progress import Advance
 from dlexp.sgd import SGDStep
-from dlexp.table import model_rows
+from dlexp.table import long_table
 
+T = TypeVar("T")
 Measure = Callable[[StackedMLP], dict[str, torch.Tensor]]
 """Per-epoch measurement: metric name → tensor [M] (whole network) or [M, L] (per layer).
 
@@ -77,14 +78,16 @@ def train(
     return pd.concat(tables, ignore_index=True)
 
 
-def total_steps(specs: list[ModelSpec], n: int, epochs: int) -> int:
-    """Progress units of `train`: model-steps (each mini-batch step of each model)."""
+def total_steps(specs: Sequence[Any], n: int, epochs: int) -> int:
+    """Progress units of `train` (and of the conv trainer's): model-steps (each mini-batch step
+    of each model, of any spec with a `batch_size`)."""
     return sum(epochs * -(-n // spec.batch_size) for spec in specs)
 
 
-def stacks(specs: list[ModelSpec]) -> list[list[ModelSpec]]:
-    """The specs grouped by architecture, in order of first appearance."""
-    groups: dict[tuple, list[ModelSpec]] = {}
+def stacks(specs: Sequence[T]) -> list[list[T]]:
+    """The specs (MLPs' or convnets': anything with an `architecture`) grouped by architecture, in
+    order of first appearance."""
+    groups: dict[tuple, list[T]] = {}
     for spec in specs:
         groups.setdefault(spec.architecture, []).append(spec)
     return list(groups.values())
@@ -157,14 +160,7 @@ def measurement_table(net: StackedMLP, records: list[tuple[int, dict]]) -> pd.Da
     A per-layer tensor has one column per layer of the stack ([M, L]) or per hidden layer
     ([M, L − 1]); each model reports its own layers only, numbered 1… from the input.
     """
-    columns: tuple[list, ...] = ([], [], [], [], [])
-    for epoch, values in records:
-        for metric, tensor in values.items():
-            for m in range(net.n_models):
-                for layer, value in model_layers(net, m, tensor):
-                    for column, item in zip(columns, (m, epoch, layer, metric, value)):
-                        column.append(item)
-    return model_rows(net.specs, *columns)
+    return long_table(net.specs, records, lambda m, tensor: model_layers(net, m, tensor))
 
 
 def model_layers(net: StackedMLP, m: int, tensor: torch.Tensor) -> list[tuple[int, float]]:

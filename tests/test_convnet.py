@@ -9,14 +9,13 @@ from torch import nn
 from dlexp.conv_trainer import (
     conv_accuracy_and_cost,
     conv_evaluate,
-    conv_stacks,
     train_conv_stack,
     train_convnets,
 )
 from dlexp.convnet import Conv, ConvSpec, Pool, StackedConvNet, initial_parameters
 from dlexp.models import ModelSpec, StackedMLP
 from dlexp.splits import synthetic_classification
-from dlexp.trainer import Schedule, train_stack
+from dlexp.trainer import Schedule, stacks, train_stack
 
 LAYERS = (Conv(4, 5, padding=2), Pool("max"), Conv(6, 3), Pool("average"))
 
@@ -120,7 +119,7 @@ def test_train_convnets_returns_the_long_table_and_stacks_by_architecture():
     specs = [small_spec(s, params={"model": "cnn"}) for s in (0, 1)] + [
         ConvSpec("mlp", 0, hidden=(20,), params={"model": "mlp"})
     ]
-    assert [len(g) for g in conv_stacks(specs)] == [2, 1]
+    assert [len(g) for g in stacks(specs)] == [2, 1]
     table = train_convnets(specs, data, Schedule(1), [conv_accuracy_and_cost({"d": data})])
     assert list(table.columns[:6]) == ["variant", "seed", "epoch", "layer", "metric", "value"]
     assert len(table) == 3 * 2 * 2  # models × epochs × metrics

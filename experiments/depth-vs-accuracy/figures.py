@@ -12,7 +12,14 @@ import matplotlib.ticker
 import numpy as np
 import pandas as pd
 
-from dlexp.figures import line_with_band, save, scale_note, summarise, summarise_on_log_scale
+from dlexp.figures import (
+    cost_axis,
+    line_with_band,
+    save,
+    scale_note,
+    summarise,
+    summarise_on_log_scale,
+)
 
 from .checks import LINEAR_1998, SLIDE, final_accuracy, outputs_of
 
@@ -44,14 +51,6 @@ def error_axis(ax: plt.Axes) -> None:
     high = min(high, 100.0)
     ax.set_yticks([t for t in ERROR_TICKS if low <= t <= high] or ERROR_TICKS)
     ax.set_ylim(low, high)
-    ax.yaxis.set_major_formatter(matplotlib.ticker.FormatStrFormatter("%g"))
-    ax.yaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
-
-
-def cost_axis(ax: plt.Axes) -> None:
-    """A log axis of cost, ticked at 1, 2, 3 and 5 per decade in plain numbers."""
-    ax.set_yscale("log")
-    ax.yaxis.set_major_locator(matplotlib.ticker.LogLocator(subs=(1.0, 2.0, 3.0, 5.0)))
     ax.yaxis.set_major_formatter(matplotlib.ticker.FormatStrFormatter("%g"))
     ax.yaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
 

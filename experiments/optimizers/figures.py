@@ -11,7 +11,14 @@ import matplotlib.pyplot as plt
 import matplotlib.ticker
 import pandas as pd
 
-from dlexp.figures import line_with_band, save, scale_note, summarise, summarise_on_log_scale
+from dlexp.figures import (
+    cost_axis,
+    line_with_band,
+    save,
+    scale_note,
+    summarise,
+    summarise_on_log_scale,
+)
 
 from .checks import COST, best_eta
 
@@ -32,14 +39,6 @@ def figures(table: pd.DataFrame, protocol: dict[str, Any], scale: str, folder: P
 
 def net_note(protocol: dict[str, Any]) -> str:
     return f"784-{protocol['hidden_units']}-10 sigmoid nets, λ = {protocol['l2']:g}"
-
-
-def cost_axis(ax: plt.Axes) -> None:
-    """A log axis of cost, ticked in plain numbers."""
-    ax.set_yscale("log")
-    ax.yaxis.set_major_locator(matplotlib.ticker.LogLocator(subs=(1.0, 2.0, 3.0, 5.0)))
-    ax.yaxis.set_major_formatter(matplotlib.ticker.FormatStrFormatter("%g"))
-    ax.yaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
 
 
 def epoch_axis(ax: plt.Axes) -> None:
