@@ -256,7 +256,7 @@ class StackedConvNet:
     def cost(self, z: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
         """C_x per model and example [M, B] for labels [B] or [M, B]."""
         y = F.one_hot(labels, self.specs[0].outputs).to(z.dtype).expand_as(z)
-        return self.cost_of.value(z, self.cost_of.output(z), y)
+        return self.cost_of.value(z, y)
 
     def finite(self) -> list[bool]:
         """Per model: whether every one of its parameters is finite (a diverged model's are not)."""

@@ -17,8 +17,9 @@ class Cost(Protocol):
         """a^L from z^L."""
         ...
 
-    def value(self, z: torch.Tensor, a: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-        """C_x per example (summed over the output units)."""
+    def value(self, z: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        """C_x per example (summed over the output units), from z^L: a test pass scored in z^L
+        never computes a^L."""
         ...
 
     def output_error(self, z: torch.Tensor, a: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
@@ -32,7 +33,7 @@ class CrossEntropy:
     def output(self, z: torch.Tensor) -> torch.Tensor:
         return torch.sigmoid(z)
 
-    def value(self, z: torch.Tensor, a: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    def value(self, z: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         return (F.softplus(z) - y * z).sum(-1)  # the same sum, written stably in z
 
     def output_error(self, z: torch.Tensor, a: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
@@ -45,8 +46,8 @@ class Quadratic:
     def output(self, z: torch.Tensor) -> torch.Tensor:
         return torch.sigmoid(z)
 
-    def value(self, z: torch.Tensor, a: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-        return 0.5 * ((a - y) ** 2).sum(-1)
+    def value(self, z: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        return 0.5 * ((self.output(z) - y) ** 2).sum(-1)
 
     def output_error(self, z: torch.Tensor, a: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         return (a - y) * (a - a * a)
@@ -58,7 +59,7 @@ class LogLikelihood:
     def output(self, z: torch.Tensor) -> torch.Tensor:
         return torch.softmax(z, dim=-1)
 
-    def value(self, z: torch.Tensor, a: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    def value(self, z: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         return torch.logsumexp(z, dim=-1) - (z * y).sum(-1)
 
     def output_error(self, z: torch.Tensor, a: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
@@ -72,8 +73,8 @@ class LinearQuadratic:
     def output(self, z: torch.Tensor) -> torch.Tensor:
         return z
 
-    def value(self, z: torch.Tensor, a: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-        return 0.5 * ((a - y) ** 2).sum(-1)
+    def value(self, z: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        return 0.5 * ((z - y) ** 2).sum(-1)
 
     def output_error(self, z: torch.Tensor, a: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         return a - y

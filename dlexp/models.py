@@ -267,25 +267,25 @@ class StackedMLP:
         if input_mask is not None:
             a = a * input_mask
         scale = self.input_keep_prob if not training and self.input_dropout else None
-        trace = Trace(inputs=a, zs=[], fs=[], activations=[], input_scale=scale)
+        trace = Trace(inputs=a, output_of=self.output_activation, input_scale=scale)
         for layer in range(self.n_layers):
             if layer == 0:
                 z = self.first_layer(x if shared else a, scale)
             else:
                 z = torch.baddbmm(self.bias_rows[layer], a, self.weights_t[layer])
             if layer == self.n_layers - 1:
-                f = a = self.output_activation(z)
-            else:
-                if self.norm is not None:
-                    z, normalised = self.norm.forward(layer, z, training)
-                    trace.normalised.append(normalised)
-                f = self.f.value(z)
-                mask = masks.hidden[layer] if training else None
-                h = f * mask if mask is not None else f
-                if not training and self.dropout:
-                    h = h * self.keep_prob
-                new = a + h if self.skips[layer] else h
-                a = new if self.all_active[layer] else torch.where(self.active[layer], new, a)
+                trace.zs.append(z)  # a^L is computed when asked for (`Trace.output`)
+                break
+            if self.norm is not None:
+                z, normalised = self.norm.forward(layer, z, training)
+                trace.normalised.append(normalised)
+            f = self.f.value(z)
+            mask = masks.hidden[layer] if training else None
+            h = f * mask if mask is not None else f
+            if not training and self.dropout:
+                h = h * self.keep_prob
+            new = a + h if self.skips[layer] else h
+            a = new if self.all_active[layer] else torch.where(self.active[layer], new, a)
             trace.zs.append(z)
             trace.fs.append(f)
             trace.activations.append(a)
@@ -371,5 +371,5 @@ class StackedMLP:
 
     def cost(self, trace: Trace, labels: torch.Tensor) -> torch.Tensor:
         """Per model and example, C_x of each model's own cost."""
-        z, a, y = trace.zs[-1], trace.output, self.targets(labels)
-        return self._per_group(self.costs, lambda cost: cost.value(z, a, y))
+        z, y = trace.zs[-1], self.targets(labels)
+        return self._per_group(self.costs, lambda cost: cost.value(z, y))

@@ -3,7 +3,9 @@ pass (what backpropagation needs) and the `LayerError` backpropagation yields pe
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import NamedTuple
 
 import torch
@@ -14,21 +16,26 @@ from dlexp.batch_norm import Normalised
 @dataclass
 class Trace:
     """What a forward pass keeps for backpropagation: the input units (after their dropout mask),
-    per layer z^l, f(z^l) and a^l; in a test pass with input dropout, the inputs' scale p [M, 1, 1];
-    with batch normalisation, what each hidden layer's backward pass needs. With batch norm, z^l
-    is the normalised pre-activation γ ẑ + β, the input of f.
+    z^l of every layer, f(z^l) and a^l of every hidden layer; in a test pass with input dropout,
+    the inputs' scale p [M, 1, 1]; with batch normalisation, what each hidden layer's backward
+    pass needs. With batch norm, z^l is the normalised pre-activation γ ẑ + β, the input of f.
+
+    The output a^L = `output_of`(z^L) is computed when first asked for: a test pass scored by
+    cross-entropy or log-likelihood needs only z^L (a 10-way softmax was a sixth of evaluating).
     """
 
     inputs: torch.Tensor
-    zs: list[torch.Tensor]
-    fs: list[torch.Tensor]
-    activations: list[torch.Tensor]
+    output_of: Callable[[torch.Tensor], torch.Tensor]
+    zs: list[torch.Tensor] = field(default_factory=list)
+    fs: list[torch.Tensor] = field(default_factory=list)
+    activations: list[torch.Tensor] = field(default_factory=list)
     input_scale: torch.Tensor | None = None
     normalised: list[Normalised] = field(default_factory=list)
 
-    @property
+    @cached_property
     def output(self) -> torch.Tensor:
-        return self.activations[-1]
+        """a^L."""
+        return self.output_of(self.zs[-1])
 
     def layer_input(self, layer: int) -> torch.Tensor:
         """a^{l-1}, what layer l multiplies by W^l (the scaled inputs for the first layer)."""

@@ -42,7 +42,7 @@ def never_positive_and_dead(
     ever_sloped = torch.zeros(shape, dtype=torch.bool, device=net.device)
     for start in range(0, len(images), chunk):
         trace = net.forward(images[start : start + chunk])
-        for layer, (z, f) in enumerate(zip(trace.zs[:-1], trace.fs[:-1])):
+        for layer, (z, f) in enumerate(zip(trace.zs[:-1], trace.fs)):
             slope = net.f.times_derivative(torch.ones_like(z), z, f)
             ever_positive[:, layer] |= (z > 0).any(dim=1)
             ever_sloped[:, layer] |= (slope != 0).any(dim=1)
