@@ -26,6 +26,7 @@ import torch
 
 from dlexp.activations import ACTIVATIONS, activation
 from dlexp.batch_norm import BatchNorm
+from dlexp.blas import stacked_product
 from dlexp.costs import COSTS, Cost
 from dlexp.dropout import DROPOUT_MASKS, Masks
 from dlexp.trace import LayerError, Trace
@@ -308,9 +309,8 @@ class StackedMLP:
         [M, B, in]; with `scale` (test pass with input dropout), of the inputs scaled by p."""
         weight = self.weights[0]
         if x.dim() == 3:
-            if scale is None:
-                return torch.baddbmm(self.bias_rows[0], x, self.weights_t[0])
-            return torch.bmm(x, self.weights_t[0]) * scale + self.bias_rows[0]
+            z = stacked_product(x, self.weights_t[0])
+            return (z if scale is None else z * scale) + self.bias_rows[0]
         m, n_out, n_in = weight.shape
         z = (x @ weight.reshape(m * n_out, n_in).T).view(len(x), m, n_out).transpose(0, 1)
         return (z if scale is None else z * scale) + self.bias_rows[0]

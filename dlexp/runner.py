@@ -21,6 +21,7 @@ import pandas as pd
 import torch
 from pydantic import TypeAdapter, ValidationError
 
+from dlexp.blas import use_blas_threads
 from dlexp.claims import Verdict, check_claims
 from dlexp.data import load_files, locate_mnist
 from dlexp.figures import rendering_in_parallel
@@ -63,13 +64,15 @@ def pick_device(name: str) -> torch.device:
 
 
 def use_cpu_threads(device: torch.device) -> None:
-    """One intra-op thread on the CPU unless OMP_NUM_THREADS says otherwise.
+    """One intra-op thread on the CPU unless OMP_NUM_THREADS says otherwise, and as many for
+    NumPy's BLAS (`dlexp.blas`).
 
     The stacked matrices are small (mini-batches of 10), so a second thread gains little, while
     OpenMP threads that spin-wait on a busy machine made training up to 30× slower when measured.
     """
     if device.type == "cpu" and "OMP_NUM_THREADS" not in os.environ:
         torch.set_num_threads(1)
+    use_blas_threads(torch.get_num_threads())
 
 
 def code_of(experiment: Experiment) -> Finding:
