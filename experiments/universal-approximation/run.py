@@ -21,7 +21,7 @@ import pandas as pd
 import torch
 
 from dlexp.data import Split
-from dlexp.finding import Protocol, RunContext
+from dlexp.finding import Protocol, RunContext, Training
 from dlexp.measures import accuracy_and_cost
 from dlexp.models import ModelSpec, StackedMLP
 from dlexp.table import long_row
@@ -97,18 +97,32 @@ def fit_errors(
     return measure
 
 
-def curve_rows(
-    specs: list[ModelSpec], epoch: int, plot: torch.Tensor, curves: torch.Tensor
-) -> list[dict[str, Any]]:
-    """Each trained net's F(x) at the plotting points."""
-    return [
-        long_row(spec.variant, spec.seed, epoch, 0, "fit", float(y), **spec.params, x=float(x))
-        for spec, curve in zip(specs, curves)
-        for x, y in zip(plot[:, 0], curve)
-    ]
+class FinalCurves:
+    """A measure that reports nothing per epoch; `rows` gives each trained net's F(x) at the
+    plotting points after the last epoch (metric "fit", with x)."""
+
+    def __init__(self, plot: torch.Tensor, inputs: Callable[[torch.Tensor], torch.Tensor]) -> None:
+        self.plot, self.inputs = plot, inputs
+
+    def __call__(self, net: StackedMLP) -> dict[str, torch.Tensor]:
+        return {}
+
+    def rows(self, net: StackedMLP, final_epoch: int) -> pd.DataFrame:
+        with torch.no_grad():
+            curves = net.forward(self.inputs(self.plot).to(net.device)).output[..., 0].cpu()
+        return pd.DataFrame(
+            [
+                long_row(spec.variant, spec.seed, final_epoch, 0, "fit", float(y), **spec.params,
+                         x=float(x))
+                for spec, curve in zip(net.specs, curves)
+                for x, y in zip(self.plot[:, 0], curve)
+            ]
+        )  # fmt: skip
 
 
-def trained(context: RunContext) -> pd.DataFrame:
+def trained(context: RunContext) -> Training:
+    """Every width × η × seed, each width's nets one stack: sup-error and training cost over the
+    epochs, and the final curves."""
     protocol = context.protocol
 
     def inputs(x: torch.Tensor) -> torch.Tensor:
@@ -119,32 +133,32 @@ def trained(context: RunContext) -> pd.DataFrame:
     data = Split(inputs(points), target(points)[:, 0])
     grid = torch.linspace(0, 1, protocol["grid_points"]).unsqueeze(1)
     plot = torch.linspace(0, 1, PLOT_POINTS).unsqueeze(1)
-    schedule = Schedule(protocol["epochs"], measure_every=max(1, protocol["epochs"] // 25))
-    tables = []
-    for width in protocol["trained_widths"]:
-        specs = [
-            ModelSpec(
-                variant=f"trained-{width}",
-                seed=seed,
-                sizes=(1, width, 1),
-                output="linear",
-                cost="quadratic",
-                eta=eta,
-                momentum=protocol["momentum"],
-                batch_size=protocol["batch_size"],
-                params={"part": "trained", "width": width, "eta": eta},
-            )
-            for eta in protocol["etas"]
-            for seed in context.seeds
-        ]
-        net = context.stack(specs)
-        description = f"universal approximation: width {width}"
-        measures = [fit_errors(grid, inputs, data)]
-        tables.append(context.train_stack(net, data, schedule, measures, description))
-        with torch.no_grad():
-            curves = net.forward(inputs(plot).to(net.device)).output[..., 0].cpu()
-        tables.append(pd.DataFrame(curve_rows(specs, protocol["epochs"], plot, curves)))
-    return pd.concat(tables, ignore_index=True)
+    specs = [
+        ModelSpec(
+            variant=f"trained-{width}",
+            seed=seed,
+            sizes=(1, width, 1),
+            output="linear",
+            cost="quadratic",
+            eta=eta,
+            momentum=protocol["momentum"],
+            batch_size=protocol["batch_size"],
+            params={"part": "trained", "width": width, "eta": eta},
+        )
+        for width in protocol["trained_widths"]
+        for eta in protocol["etas"]
+        for seed in context.seeds
+    ]
+    return Training(
+        specs,
+        data,
+        Schedule(protocol["epochs"], measure_every=max(1, protocol["epochs"] // 25)),
+        [fit_errors(grid, inputs, data), FinalCurves(plot, inputs)],
+        "universal approximation: trained widths",
+        # Nets of one hidden unit to 64 cost a step each whatever their number: a width's
+        # stack is not cut (that would only repeat the steps), the six widths fill the cores.
+        whole_stacks=True,
+    )
 
 
 def parity_data(bits: int) -> Split:
@@ -166,7 +180,8 @@ def parity_construction(net: StackedMLP, bits: int) -> StackedMLP:
     return net
 
 
-def parity(context: RunContext) -> pd.DataFrame:
+def parity(context: RunContext) -> Training:
+    """Shallow and deep tanh nets × seeds on all 2^n patterns of n-bit parity."""
     settings = context.protocol["parity"]
     bits = settings["bits"]
     data = parity_data(bits).to(context.device)
@@ -186,18 +201,29 @@ def parity(context: RunContext) -> pd.DataFrame:
         for seed in context.seeds
     ]
     schedule = Schedule(settings["epochs"], measure_every=max(1, settings["epochs"] // 30))
-    table = context.train(specs, data, schedule, [accuracy_and_cost({"train": data})], "parity")
+    return Training(specs, data, schedule, [accuracy_and_cost({"train": data})], "parity")
+
+
+def parity_constructed(context: RunContext) -> pd.DataFrame:
+    """The n-unit construction's accuracy on all 2^n patterns."""
+    bits = context.protocol["parity"]["bits"]
+    data = parity_data(bits).to(context.device)
     construction = parity_construction(
         context.stack([ModelSpec("parity-construction", 0, (bits, bits, 1))]), bits
     )
     accuracy = accuracy_and_cost({"train": data})(construction)["train_accuracy"]
     params = {"part": "parity-construction", "layers": 1, "width": bits, "units": bits}
     row = long_row("parity-construction", 0, 0, 0, "train_accuracy", float(accuracy[0]), **params)
-    return pd.concat([table, pd.DataFrame([row])], ignore_index=True)
+    return pd.DataFrame([row])
 
 
 def measure(context: RunContext) -> pd.DataFrame:
+    """The least-squares fits, then the trained widths and parity nets trained together."""
     return pd.concat(
-        [pd.DataFrame(represented(context.protocol)), trained(context), parity(context)],
+        [
+            pd.DataFrame(represented(context.protocol)),
+            *context.train_together([trained(context), parity(context)]),
+            parity_constructed(context),
+        ],
         ignore_index=True,
     )
