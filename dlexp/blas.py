@@ -7,6 +7,9 @@ few rows reach about a third of this machine's peak on its AMD EPYC cores whatev
 2.7× faster: one step's first layer for 12 nets 62 µs against 166 µs (a fifth of the step).
 Larger products (evaluation's 1,000 × 784 × 360) run at the same speed in both, so only the
 stacked first-layer product goes through here. BLAS threads follow torch's (`use_blas_threads`).
+OpenBLAS rounds each output column by its place in the kernel (units that start as exact copies
+drift apart by 1e-9 in a step); `StackedMLP` keeps torch.bmm for stacks that need copies to stay
+exact.
 """
 
 from __future__ import annotations

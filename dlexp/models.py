@@ -205,6 +205,11 @@ class StackedMLP:
             BatchNorm(m, list(self.sizes[1:-1]), self.device, dtype) if deepest.batch_norm else None
         )
         self.costs = self._groups([COSTS[(s.output, s.cost)] for s in specs])
+        # NumPy's BLAS rounds each output unit by its place in the kernel, so hidden units that
+        # start as exact copies ("equal" initialisation) stay copies only under torch.bmm, which
+        # rounds every unit alike (deck 004's symmetry, the weight-init experiment's identity).
+        equal = any(s.weight_init == "equal" for s in specs)
+        self.first_product = torch.bmm if equal else stacked_product
 
     def _groups(self, kinds: list[type]) -> list[tuple[Cost, torch.Tensor]]:
         """One instance per distinct kind, in order of first appearance, with the [M, 1, 1] mask
@@ -309,7 +314,7 @@ class StackedMLP:
         [M, B, in]; with `scale` (test pass with input dropout), of the inputs scaled by p."""
         weight = self.weights[0]
         if x.dim() == 3:
-            z = stacked_product(x, self.weights_t[0])
+            z = self.first_product(x, self.weights_t[0])
             return (z if scale is None else z * scale) + self.bias_rows[0]
         m, n_out, n_in = weight.shape
         z = (x @ weight.reshape(m * n_out, n_in).T).view(len(x), m, n_out).transpose(0, 1)

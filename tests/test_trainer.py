@@ -5,6 +5,7 @@ from dataclasses import replace
 import pytest
 import torch
 
+from dlexp.data import synthetic_classification
 from dlexp.dropout import Masks, epoch_masks
 from dlexp.measures import accuracy_and_cost
 from dlexp.models import StackedMLP
@@ -294,3 +295,20 @@ def test_the_equal_init_shuffles_as_the_random_inits_of_its_seed():
         net = StackedMLP([spec(weight_init=init)])
         order.append(torch.randperm(50, generator=net.generators[0]))
     assert torch.equal(*order)
+
+
+def test_units_that_start_equal_stay_exact_copies_through_training():
+    """Deck 004's symmetry, exactly: with every weight equal, the hidden units of a layer get
+    the same gradient at every step, so they stay bit-identical, beside a randomly initialised
+    model of the same stack (30 units: NumPy's BLAS would round them apart, measured)."""
+    data = synthetic_classification(200, n_features=784, n_classes=4, seed=3)
+    sizes = (784, 30, 30, 4)
+    equal = spec(weight_init="equal", weight_value=0.01, bias_mean=0.0, sizes=sizes)
+    net = StackedMLP([equal, spec(seed=1, sizes=sizes)])
+    train_stack(net, data, Schedule(3), [])
+    assert not torch.equal(net.weights[0][0], torch.full_like(net.weights[0][0], 0.01))
+    for layer in range(2):
+        weights, biases = net.weights[layer][0], net.biases[layer][0]
+        assert torch.equal(weights, weights[:1].expand_as(weights))
+        assert torch.equal(biases, biases[:1].expand_as(biases))
+    assert not torch.equal(net.weights[0][1], net.weights[0][1][:1].expand_as(net.weights[0][1]))

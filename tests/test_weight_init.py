@@ -200,6 +200,7 @@ def test_tiny_run_on_mnist_measures_every_part(tmp_path):
     assert saturated["large"] > 0.3 > 0.01 > saturated["normalized"]  # N(0, 1) starts saturated
     copies = table[table.metric == "copy_difference"]
     assert (copies[copies.epoch == 0].value == 0).all()  # the equal start is exact
+    assert (copies.value == 0).all()  # and the units stay exact copies: the claim's identity
     deep = table[table.part == "deep"]
     assert len(deep[deep.metric == "activation_std"]) == 2 * 4 * 2 * 10  # act × init × seed × layer
     histogram = deep[deep.metric == "activation_histogram"]
