@@ -27,6 +27,13 @@ class Cost(Protocol):
         ...
 
 
+def output_minus_target(z: torch.Tensor, a: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """δ^L = a − y: the output error of each cost whose output layer's derivative cancels its
+    own (cross-entropy with sigmoids, log-likelihood with softmax, quadratic with linear
+    outputs), so that a stack mixing them computes it once."""
+    return a - y
+
+
 class CrossEntropy:
     """Sigmoid outputs, C = −Σ_j [y_j ln a_j + (1 − y_j) ln(1 − a_j)]; δ^L = a − y (no σ')."""
 
@@ -36,8 +43,7 @@ class CrossEntropy:
     def value(self, z: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         return (F.softplus(z) - y * z).sum(-1)  # the same sum, written stably in z
 
-    def output_error(self, z: torch.Tensor, a: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-        return a - y
+    output_error = staticmethod(output_minus_target)
 
 
 class Quadratic:
@@ -62,8 +68,7 @@ class LogLikelihood:
     def value(self, z: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         return torch.logsumexp(z, dim=-1) - (z * y).sum(-1)
 
-    def output_error(self, z: torch.Tensor, a: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-        return a - y
+    output_error = staticmethod(output_minus_target)
 
 
 class LinearQuadratic:
@@ -76,8 +81,7 @@ class LinearQuadratic:
     def value(self, z: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         return 0.5 * ((z - y) ** 2).sum(-1)
 
-    def output_error(self, z: torch.Tensor, a: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-        return a - y
+    output_error = staticmethod(output_minus_target)
 
 
 COSTS: dict[tuple[str, str], type] = {

@@ -27,7 +27,7 @@ import torch
 from dlexp.activations import ACTIVATIONS, activation
 from dlexp.batch_norm import BatchNorm
 from dlexp.blas import stacked_product
-from dlexp.costs import COSTS, Cost
+from dlexp.costs import COSTS, Cost, output_minus_target
 from dlexp.dropout import DROPOUT_MASKS, Masks
 from dlexp.trace import LayerError, Trace
 
@@ -323,6 +323,8 @@ class StackedMLP:
     def output_error(self, trace: Trace, y: torch.Tensor) -> torch.Tensor:
         """δ^L = ∂C/∂z^L of each model's own cost."""
         z, a = trace.zs[-1], trace.output
+        if all(cost.output_error is output_minus_target for cost, _ in self.costs):
+            return output_minus_target(z, a, y)  # one subtraction for a stack of such costs
         return self._per_group(self.costs, lambda cost: cost.output_error(z, a, y))
 
     def backprop(
