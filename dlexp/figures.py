@@ -8,6 +8,7 @@ process that lays it out and writes both files, while this process builds the ne
 from __future__ import annotations
 
 import os
+import re
 import sys
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -43,6 +44,7 @@ plt.rcParams.update(
 def save(figure: plt.Figure, folder: Path, name: str) -> list[Path]:
     """Write `name`.png and `name`.svg into `folder` and close the figure: here, or in a forked
     process within `rendering_in_parallel`."""
+    plain_log_labels(figure)
     paths = [folder / f"{name}.png", folder / f"{name}.svg"]
     if _renderers is None:
         render(figure, paths)
@@ -50,6 +52,32 @@ def save(figure: plt.Figure, folder: Path, name: str) -> list[Path]:
         _renderers.start(figure, paths)
     plt.close(figure)
     return paths
+
+
+SUPERSCRIPT = str.maketrans("0123456789-", "⁰¹²³⁴⁵⁶⁷⁸⁹⁻")
+
+
+class PlainLogFormatter(matplotlib.ticker.LogFormatterSciNotation):
+    """A log axis's tick labels as matplotlib writes them (10⁻¹⁴, 2×10³), in Unicode instead of
+    mathtext: parsing mathtext was most of the time to lay out and draw a figure with log axes
+    (0.19 of 0.32 s for vanishing-gradient's exploding chain), and it is parsed again for each
+    format."""
+
+    def __call__(self, x: float, pos: int | None = None) -> str:
+        label = super().__call__(x, pos)
+        inner = label.removeprefix("$\\mathdefault{").removesuffix("}$").replace("\\times", "×")
+        inner = re.sub(r"\^\{(-?\d+)\}", lambda power: power[1].translate(SUPERSCRIPT), inner)
+        return inner.replace("-", "−")  # a leading sign (symlog), as mathtext draws it
+
+
+def plain_log_labels(figure: plt.Figure) -> None:
+    """Every log axis of `figure` left with matplotlib's default labels gets `PlainLogFormatter`
+    (the same formatter and state, its labels without mathtext)."""
+    for axes in figure.axes:
+        for axis in (axes.xaxis, axes.yaxis):
+            for formatter in (axis.get_major_formatter(), axis.get_minor_formatter()):
+                if type(formatter) is matplotlib.ticker.LogFormatterSciNotation:
+                    formatter.__class__ = PlainLogFormatter
 
 
 def render(figure: plt.Figure, paths: list[Path]) -> None:

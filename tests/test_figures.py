@@ -1,0 +1,53 @@
+"""Shared plotting: log axes labelled in Unicode (10⁻³, 2×10⁻¹) with the same ticks and the same
+labels as matplotlib's mathtext default."""
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt
+
+from dlexp.figures import plain_log_labels, save
+
+
+def tick_labels(axis, minor: bool = False) -> list[str]:
+    return [label.get_text() for label in axis.get_ticklabels(minor=minor)]
+
+
+def log_figure(low: float, high: float) -> plt.Figure:
+    figure, ax = plt.subplots()
+    ax.plot([1, 2], [low, high])
+    ax.set_yscale("log")
+    return figure
+
+
+def test_log_labels_are_the_defaults_written_in_unicode():
+    default, plain = log_figure(1e-3, 1e2), log_figure(1e-3, 1e2)
+    plain_log_labels(plain)
+    default.canvas.draw()
+    plain.canvas.draw()
+    before, after = tick_labels(default.axes[0].yaxis), tick_labels(plain.axes[0].yaxis)
+    assert [bool(text) for text in before] == [bool(text) for text in after]
+    assert before[1] == "$\\mathdefault{10^{-3}}$"
+    assert after[1:7] == ["10⁻³", "10⁻²", "10⁻¹", "10⁰", "10¹", "10²"]
+    assert not any("$" in text for text in after)
+    plt.close(default)
+    plt.close(plain)
+
+
+def test_minor_labels_of_a_narrow_log_axis_keep_their_coefficient():
+    figure = log_figure(0.15, 0.9)
+    plain_log_labels(figure)
+    figure.canvas.draw()
+    minor = [text for text in tick_labels(figure.axes[0].yaxis, minor=True) if text]
+    assert "2×10⁻¹" in minor and "6×10⁻¹" in minor
+    plt.close(figure)
+
+
+def test_a_formatter_chosen_by_the_figure_is_left_alone(tmp_path):
+    figure = log_figure(1e-3, 1e2)
+    chosen = matplotlib.ticker.FormatStrFormatter("%g")
+    figure.axes[0].yaxis.set_major_formatter(chosen)
+    save(figure, tmp_path, "chosen")
+    assert figure.axes[0].yaxis.get_major_formatter() is chosen
+    assert (tmp_path / "chosen.png").exists() and (tmp_path / "chosen.svg").exists()
