@@ -4,7 +4,8 @@ A mini-batch step multiplies each model's own m examples [m, 784] by its own W^T
 products (10 × 784 × 30 per depth-sweep net) that `torch.bmm` hands to MKL, whose kernels for so
 few rows reach about a third of this machine's peak on its AMD EPYC cores whatever MKL's settings
 (MKL_ENABLE_INSTRUCTIONS, MKL_CBWR, measured). NumPy's OpenBLAS computes the same products
-2.7× faster: one step's first layer for 12 nets 62 µs against 166 µs (a fifth of the step).
+2.7× faster: one step's first layer for 12 nets 62 µs against 166 µs; a whole step of a
+12-net depth-sweep shard 466 µs against 556 µs (of a 6-net shard 306 against 332 µs).
 Larger products (evaluation's 1,000 × 784 × 360) run at the same speed in both, so only the
 stacked first-layer product goes through here. BLAS threads follow torch's (`use_blas_threads`).
 OpenBLAS rounds each output column by its place in the kernel (units that start as exact copies
