@@ -205,6 +205,7 @@ class StackedMLP:
             BatchNorm(m, list(self.sizes[1:-1]), self.device, dtype) if deepest.batch_norm else None
         )
         self.costs = self._groups([COSTS[(s.output, s.cost)] for s in specs])
+        self.error_is_a_minus_y = all(c.output_error is output_minus_target for c, _ in self.costs)
         # NumPy's BLAS rounds each output unit by its place in the kernel, so hidden units that
         # start as exact copies ("equal" initialisation) stay copies only under torch.bmm, which
         # rounds every unit alike (deck 004's symmetry, the weight-init experiment's identity).
@@ -315,15 +316,15 @@ class StackedMLP:
         weight = self.weights[0]
         if x.dim() == 3:
             z = self.first_product(x, self.weights_t[0])
-            return (z if scale is None else z * scale) + self.bias_rows[0]
-        m, n_out, n_in = weight.shape
-        z = (x @ weight.reshape(m * n_out, n_in).T).view(len(x), m, n_out).transpose(0, 1)
+        else:
+            m, n_out, n_in = weight.shape
+            z = (x @ weight.reshape(m * n_out, n_in).T).view(len(x), m, n_out).transpose(0, 1)
         return (z if scale is None else z * scale) + self.bias_rows[0]
 
     def output_error(self, trace: Trace, y: torch.Tensor) -> torch.Tensor:
         """δ^L = ∂C/∂z^L of each model's own cost."""
         z, a = trace.zs[-1], trace.output
-        if all(cost.output_error is output_minus_target for cost, _ in self.costs):
+        if self.error_is_a_minus_y:
             return output_minus_target(z, a, y)  # one subtraction for a stack of such costs
         return self._per_group(self.costs, lambda cost: cost.output_error(z, a, y))
 
