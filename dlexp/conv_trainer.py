@@ -112,7 +112,7 @@ def train_conv_stack(
         order = order.to(net.device)
         for start in range(0, n, m_size):
             rows = order[:, start : start + m_size]
-            x = data.images.index_select(0, rows.reshape(-1)).view(*rows.shape, -1)
+            x = data.gather(rows.reshape(-1)).view(*rows.shape, -1)
             cost = net.cost(net.logits(x), data.labels[rows]).mean(1).sum()
             sgd(torch.autograd.grad(cost, net.parameters))
             if advance is not None:

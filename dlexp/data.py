@@ -26,7 +26,7 @@ from pathlib import Path
 import torch
 
 from dlexp.download import CHUNK_BYTES, Corrupt, DownloadError, download
-from dlexp.splits import MNIST, Split
+from dlexp.splits import MNIST, PIXEL_MAX, Split
 from dlexp.splits import synthetic_classification as synthetic_classification
 
 _TRAIN_IMAGES = "train-images-idx3-ubyte"
@@ -298,13 +298,14 @@ def _to_mnist(tensors: dict[str, torch.Tensor]) -> MNIST:
     official_train = _to_split(tensors[_TRAIN_IMAGES], tensors[_TRAIN_LABELS])
     return MNIST(
         train=official_train.subset(_TRAIN_SIZE),
-        validation=Split(official_train.images[_TRAIN_SIZE:], official_train.labels[_TRAIN_SIZE:]),
+        validation=official_train[_TRAIN_SIZE:],
         test=_to_split(tensors[_TEST_IMAGES], tensors[_TEST_LABELS]),
     )
 
 
 def _to_split(images: torch.Tensor, labels: torch.Tensor) -> Split:
-    return Split(images.reshape(len(images), -1).float().div_(255), labels.long())
+    pixels = images.reshape(len(images), -1)
+    return Split(pixels.float().div_(PIXEL_MAX), labels.long(), pixels)
 
 
 def _download(folder: Path, searched: list[Path], progress: bool) -> dict[str, Path]:

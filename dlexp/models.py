@@ -196,7 +196,6 @@ class StackedMLP:
         self.skips = [self.has_skip(layer) for layer in hidden_layers]
         self.bias_rows = [bias.unsqueeze(1) for bias in self.biases]
         self.weights_t = [weight.mT for weight in self.weights]
-        self.f = activation(self.activation, leak=self._column([s.leak for s in specs]))
         self.keep_prob = self._column([s.keep_prob for s in specs])
         self.dropout = any(s.keep_prob < 1.0 for s in specs)
         self.input_keep_prob = self._column([s.input_keep_prob for s in specs])
@@ -206,11 +205,14 @@ class StackedMLP:
         )
         self.costs = self._groups([COSTS[(s.output, s.cost)] for s in specs])
         self.error_is_a_minus_y = all(c.output_error is output_minus_target for c, _ in self.costs)
-        # NumPy's BLAS rounds each output unit by its place in the kernel, so hidden units that
-        # start as exact copies ("equal" initialisation) stay copies only under torch.bmm, which
-        # rounds every unit alike (deck 004's symmetry, the weight-init experiment's identity).
+        # NumPy's BLAS and torch.sigmoid round each output unit by its place in the kernel, so
+        # hidden units that start as exact copies ("equal" initialisation) stay copies only under
+        # torch.bmm and a written-out σ, which round every unit alike (deck 004's symmetry, the
+        # weight-init experiment's identity).
         equal = any(s.weight_init == "equal" for s in specs)
         self.first_product = torch.bmm if equal else stacked_product
+        leaks = self._column([s.leak for s in specs])
+        self.f = activation(self.activation, leak=leaks, exact_copies=equal)
 
     def _groups(self, kinds: list[type]) -> list[tuple[Cost, torch.Tensor]]:
         """One instance per distinct kind, in order of first appearance, with the [M, 1, 1] mask

@@ -7,17 +7,25 @@ from dataclasses import dataclass
 
 import torch
 
+PIXEL_MAX = 255
+"""A pixel's largest value: MNIST's images are its pixels / PIXEL_MAX."""
+
 
 @dataclass(frozen=True, eq=False)
 class Split:
-    """Examples of one split: images float32 [n, 784] in [0, 1] and labels int64 [n]."""
+    """Examples of one split: images float32 [n, 784] in [0, 1] and labels int64 [n]; for MNIST
+    also the `pixels` uint8 [n, 784] that the images are, divided by 255."""
 
     images: torch.Tensor
     labels: torch.Tensor
+    pixels: torch.Tensor | None = None
 
     def __post_init__(self) -> None:
         if len(self.images) != len(self.labels):
             raise ValueError(f"{len(self.images)} images but {len(self.labels)} labels")
+        if self.pixels is not None and self.pixels.shape != self.images.shape:
+            shapes = list(self.pixels.shape), list(self.images.shape)
+            raise ValueError(f"pixels {shapes[0]} for images {shapes[1]}")
 
     def __len__(self) -> int:
         return len(self.labels)
@@ -26,11 +34,24 @@ class Split:
         """The first n examples."""
         if not 0 <= n <= len(self):
             raise ValueError(f"cannot take {n} examples from a split of {len(self)}")
-        return Split(self.images[:n], self.labels[:n])
+        return self[:n]
+
+    def __getitem__(self, rows: slice) -> Split:
+        pixels = None if self.pixels is None else self.pixels[rows]
+        return Split(self.images[rows], self.labels[rows], pixels)
 
     def to(self, device: torch.device | str) -> Split:
         """This split with its tensors on device."""
-        return Split(self.images.to(device), self.labels.to(device))
+        pixels = None if self.pixels is None else self.pixels.to(device)
+        return Split(self.images.to(device), self.labels.to(device), pixels)
+
+    def gather(self, rows: torch.Tensor) -> torch.Tensor:
+        """images[rows], bit for bit. From the pixels when the split has them: a mini-batch's
+        images come from all over memory, and gathering them as bytes moves a quarter of the
+        data (a depth-sweep step's gather 80 → 64 µs, the division by 255 included)."""
+        if self.pixels is None:
+            return self.images.index_select(0, rows)
+        return self.pixels.index_select(0, rows).float().div_(PIXEL_MAX)
 
 
 @dataclass(frozen=True, eq=False)

@@ -120,7 +120,7 @@ def train_stack(
             if full_batch:
                 x, y = images, shared_targets
             else:
-                x = images.index_select(0, rows).view(net.n_models, -1, images.shape[1])
+                x = data.gather(rows).to(net.dtype).view(net.n_models, -1, images.shape[1])
                 y = targets.index_select(0, rows).view(net.n_models, -1, targets.shape[1])
             sgd_step(net.forward(x, masks), y, masks)
             if advance is not None:

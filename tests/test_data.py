@@ -335,6 +335,25 @@ def test_load_mnist_splits_scales_and_memoises(
     assert load_mnist(folder, download=False) is mnist
 
 
+def test_a_gather_from_the_pixels_is_bit_for_bit_the_images(
+    tmp_path: Path, fake_mnist: Callable[..., Path]
+) -> None:
+    """Every uint8 value, gathered as bytes and divided by 255, equals the stored float image."""
+    mnist = load_mnist(fake_mnist(tmp_path / "data", label=3), download=False)
+    assert mnist.train.pixels is not None
+    assert len(set(mnist.train.pixels.flatten().tolist())) == 256  # every pixel value occurs
+    rows = torch.randperm(len(mnist.train), generator=torch.Generator().manual_seed(0))
+    for split in (mnist.train, mnist.validation, mnist.test, mnist.train.subset(300)):
+        assert split.pixels is not None and split.pixels.dtype == torch.uint8
+        chosen = rows[rows < len(split)]
+        assert torch.equal(split.gather(chosen), split.images[chosen])
+    plain = Split(mnist.test.images, mnist.test.labels)  # no pixels: the images themselves
+    chosen = rows[rows < len(plain)]
+    assert torch.equal(plain.gather(chosen), mnist.test.images[chosen])
+    with pytest.raises(ValueError, match="pixels"):
+        Split(mnist.test.images, mnist.test.labels, mnist.test.pixels[:, :10])
+
+
 @pytest.mark.parametrize(
     ("stem", "replacement", "problem"),
     [
