@@ -6,7 +6,7 @@ So `RunContext.train_together` cuts every stack into shards and trains them `wor
 each in a process forked for it, which sends back its results table and which of its models
 stayed finite. Measured: one epoch of the 15-model depth sweep 4.6 s with one worker, 2.6 s with
 two (`bench/bench_trainer.py`); the lecture-scale depth sweep 351 s before, 154 s after (132–139 s
-since `dlexp.blas`).
+since `dlexp.blas`, 131 s since torch.sigmoid and the byte gather).
 
 Determinism: how a stack is cut depends only on its models and device (`cut`; a GPU trains
 whole stacks), never on the number of workers, and a shard is the same computation in whichever
