@@ -6,7 +6,7 @@ import functools
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.markup import escape
@@ -22,6 +22,7 @@ from dlexp.console import (
     safe_output,
     sigterm_as_interrupt,
 )
+from dlexp.painter import painting
 from dlexp.progress import Reporter, quiet_by_default
 from dlexp.registry import (
     DEFAULT_SCALE,
@@ -32,14 +33,9 @@ from dlexp.registry import (
     load_all,
     parse_setting,
 )
-from dlexp.runner import (
-    Prepared,
-    RunResult,
-    check_inputs,
-    pick_device,
-    prepare,
-    run_prepared,
-)
+
+if TYPE_CHECKING:
+    from dlexp.runner import Prepared, RunResult
 
 app = typer.Typer(
     add_completion=False,
@@ -155,29 +151,34 @@ def run(
     reporter = Reporter(quiet=quiet or quiet_by_default())
     with sigterm_as_interrupt():
         overrides = dict(guarded(lambda: [parse_setting(item) for item in set_ or []]))
-        names = [e.name for e in guarded(load_all)] if name == "all" else [name]
-        prepared = []
-        for each in names:  # every experiment is checked before any is trained
-            prefix = f"{each}: " if name == "all" else ""
-            prepared.append(
-                guarded(lambda n=each: prepare(load(n), scale, overrides, seeds), prefix)
+        experiments = guarded(load_all) if name == "all" else [guarded(lambda: load(name))]
+        with painting([experiment.code for experiment in experiments]):
+            # torch is imported only now, while the painter imports matplotlib on the other core
+            from dlexp.runner import check_inputs, pick_device, prepare, run_prepared
+
+            prepared = [  # every experiment is checked before any is trained
+                guarded(
+                    lambda e=each: prepare(e, scale, overrides, seeds),
+                    f"{each.name}: " if name == "all" else "",
+                )
+                for each in experiments
+            ]
+            chosen = guarded(lambda: pick_device(device))
+            guarded(lambda: check_inputs(prepared, out, data_dir, progress=not reporter.quiet))
+            run_one = functools.partial(
+                run_prepared,
+                device=chosen,
+                out=out,
+                reporter=reporter,
+                data_dir=data_dir,
+                workers=workers,
             )
-        chosen = guarded(lambda: pick_device(device))
-        guarded(lambda: check_inputs(prepared, out, data_dir, progress=not reporter.quiet))
-        run_one = functools.partial(
-            run_prepared,
-            device=chosen,
-            out=out,
-            reporter=reporter,
-            data_dir=data_dir,
-            workers=workers,
-        )
-        if name == "all":
-            failed = run_all(run_one, prepared, scale, reporter, strict)
-        else:
-            result: RunResult = guarded(lambda: run_one(prepared[0]))
-            print_result(result)
-            failed = not succeeded(result, strict)
+            if name == "all":
+                failed = run_all(run_one, prepared, scale, reporter, strict)
+            else:
+                result: RunResult = guarded(lambda: run_one(prepared[0]))
+                print_result(result)
+                failed = not succeeded(result, strict)
     if failed:
         raise typer.Exit(1)
 

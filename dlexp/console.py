@@ -18,7 +18,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.text import Text
 
-from dlexp.data import DataError
+from dlexp.errors import DataError
 from dlexp.registry import ExperimentError
 
 out_console = Console(soft_wrap=True)

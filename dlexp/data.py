@@ -26,6 +26,7 @@ from pathlib import Path
 import torch
 
 from dlexp.download import CHUNK_BYTES, Corrupt, DownloadError, download
+from dlexp.errors import DataError as DataError
 from dlexp.splits import MNIST, PIXEL_MAX, Split
 from dlexp.splits import synthetic_classification as synthetic_classification
 
@@ -62,10 +63,6 @@ _HOW_TO_FIX = (
 )
 
 Fingerprint = tuple[tuple[str, int, int], ...]
-
-
-class DataError(Exception):
-    """A problem with the data that the user can fix; str(error) is one sentence saying how."""
 
 
 def read_idx(path: Path) -> torch.Tensor:

@@ -17,8 +17,10 @@ import urllib.error
 import urllib.request
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TransferSpeedColumn
+if TYPE_CHECKING:
+    from rich.progress import Progress
 
 TIMEOUT_S = 10
 CHUNK_BYTES = 1 << 16
@@ -53,6 +55,8 @@ def download(
         raise Unwritable(
             f"the download folder {folder} cannot be created ({error.strerror})"
         ) from None
+    from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TransferSpeedColumn
+
     columns = (TextColumn("{task.description}"), BarColumn(), DownloadColumn())
     try:
         with Progress(*columns, TransferSpeedColumn(), disable=not progress) as bar:

@@ -6,11 +6,13 @@ Python package whose `__init__.py` defines `FINDING = Finding(...)`:
 - `protocol`: the pydantic model of the declaration's `[protocol]` table (types and ranges),
 - `measure(context)`: trains and measures, returning the long results table,
 - `checks`: the claim checks by name, each `check(table, protocol, **params) -> Outcome`,
-- `figures(table, protocol, scale, folder)`: draws the figures from the table alone,
 - `uses_mnist`: whether `measure` reads MNIST, so that the runner checks it is there before
   any training (False for a finding on synthetic data).
 
-The runner and the report call these; nothing here imports them.
+Beside it, the package's `figures` module defines `figures(table, protocol, scale, folder)`, which
+draws the figures from the table alone; it is imported only to draw (`dlexp.painter`), so that
+training never waits for matplotlib. The runner and the report call these; nothing here imports
+them.
 """
 
 from __future__ import annotations
@@ -61,7 +63,6 @@ class Outcome:
 
 
 Check = Callable[..., Outcome]
-Figures = Callable[[pd.DataFrame, Protocol, str, Path], list[Path]]
 
 
 DIVERGED = "diverged"
@@ -241,7 +242,6 @@ class Finding:
     protocol: type[BaseModel]
     measure: Callable[[RunContext], pd.DataFrame]
     checks: Mapping[str, Check]
-    figures: Figures
     uses_mnist: bool = True
 
 

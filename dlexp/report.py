@@ -27,6 +27,7 @@ from markupsafe import Markup, escape
 import dlexp
 from dlexp.claims import Verdict, check_claims
 from dlexp.figures import rendering_in_parallel
+from dlexp.painter import figures_of
 from dlexp.progress import Reporter
 from dlexp.registry import DEFAULT_SCALE, Experiment, ExperimentError, available, parse
 from dlexp.report_folders import DamagedRun, RunData, candidate_runs, read_run
@@ -183,7 +184,7 @@ def redraw(
     """The finding's figures drawn afresh from the table; they replace `target` only when all
     are drawn. Returns the PNGs in the finding's order."""
     with atomic_folder(target) as staging, rendering_in_parallel(cpu_cores()):
-        drawn = code_of(declaration).figures(table, protocol, scale, staging)
+        drawn = figures_of(declaration.code)(table, protocol, scale, staging)
     return [target / path.name for path in drawn if path.suffix == ".png"]
 
 

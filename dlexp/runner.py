@@ -21,11 +21,12 @@ import pandas as pd
 import torch
 from pydantic import TypeAdapter, ValidationError
 
+from dlexp import painter
 from dlexp.blas import use_blas_threads
 from dlexp.claims import Verdict, check_claims
 from dlexp.data import load_files, locate_mnist
-from dlexp.figures import rendering_in_parallel
 from dlexp.finding import Check, Finding, Outcome, RunContext, load_code
+from dlexp.painter import FIGURE_MODULE
 from dlexp.progress import Reporter
 from dlexp.protocol import validate_protocol
 from dlexp.registry import Experiment, ExperimentError
@@ -85,6 +86,11 @@ def code_of(experiment: Experiment) -> Finding:
             f"the code of {experiment.name} in {experiment.code}/ does not load: "
             f"{type(error).__name__}: {error}"
         ) from None
+    if not (experiment.code / f"{FIGURE_MODULE}.py").is_file():
+        raise ExperimentError(
+            f"the code of {experiment.name} in {experiment.code}/ has no {FIGURE_MODULE}.py; "
+            f"add one defining figures(table, protocol, scale, folder)."
+        )
     for claim in experiment.claims:
         check = finding.checks.get(claim.check)
         where = f"claim {claim.id!r} of {experiment.path}"
@@ -248,8 +254,7 @@ def run_prepared(
     def draw(table: pd.DataFrame, figures: Path) -> list[Path]:
         """The figures; one that cannot be drawn is noted, not allowed to lose the run."""
         try:
-            with quiet_float_warnings(), rendering_in_parallel(workers):
-                return finding.figures(table, protocol, prepared.scale, figures)
+            return painter.draw(experiment.code, table, protocol, prepared.scale, figures, workers)
         except Exception as error:
             problems.append(f"figures not drawn: {type(error).__name__}: {error}")
             info["problems"] = problems

@@ -50,7 +50,7 @@ def test_missing_data_exits_2_naming_where_it_looked_before_training(tmp_path, m
     monkeypatch.setenv("DLEXP_DATA_DIR", str(tmp_path / "nowhere"))
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
     monkeypatch.setattr("dlexp.data._download", _offline)
-    monkeypatch.setattr("dlexp.cli.run_prepared", _never)
+    monkeypatch.setattr("dlexp.runner.run_prepared", _never)
     experiments = [load("vanishing-gradient"), load("mse-vs-bce")]
     monkeypatch.setattr("dlexp.cli.load_all", lambda: experiments)
     for name in ("mse-vs-bce", "all"):  # mse-vs-bce trains its neuron before reading MNIST

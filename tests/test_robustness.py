@@ -202,7 +202,7 @@ def previous(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     test, so that every refusal is shown to come before any work."""
     out = tmp_path / "results"
     write_run(out / SHIPPED / "tiny", table(1.0), {"run": "earlier"}, draw)
-    monkeypatch.setattr("dlexp.cli.run_prepared", never)
+    monkeypatch.setattr("dlexp.runner.run_prepared", never)
     monkeypatch.setattr("dlexp.runner.locate_mnist", lambda *args, **kwargs: {})
     monkeypatch.setattr("dlexp.runner.load_files", lambda files: None)
     return out
@@ -278,7 +278,7 @@ def test_run_all_with_a_bad_setting_exits_2_once_with_one_message(
 def test_an_explicit_data_dir_is_the_only_place_looked_at(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ):
-    monkeypatch.setattr("dlexp.cli.run_prepared", never)
+    monkeypatch.setattr("dlexp.runner.run_prepared", never)
     monkeypatch.setenv("DLEXP_DATA_DIR", os.environ.get("DLEXP_DATA_DIR", str(tmp_path)))
     (tmp_path / "empty").mkdir()
     for folder, fragment in [
@@ -382,7 +382,7 @@ def test_sigterm_is_handled_like_ctrl_c(previous: Path, monkeypatch: pytest.Monk
         time.sleep(5)
         raise AssertionError("SIGTERM did not interrupt")
 
-    monkeypatch.setattr("dlexp.cli.run_prepared", terminated_while_training)
+    monkeypatch.setattr("dlexp.runner.run_prepared", terminated_while_training)
     result = dlexp("run", SHIPPED, "--scale", "tiny", "-q", "--out", str(previous))
     assert result.exit_code == 143 and "interrupted" in result.output, result.output
     assert snapshot(previous) == before
@@ -412,7 +412,7 @@ def test_exit_codes(scale, strict, verdicts, code, previous: Path, monkeypatch: 
             prepared.experiment, scale, previous / SHIPPED / scale, verdicts, 2.0, 4, 100
         )
 
-    monkeypatch.setattr("dlexp.cli.run_prepared", finished)
+    monkeypatch.setattr("dlexp.runner.run_prepared", finished)
     two_experiments(monkeypatch)
     args = ["--strict"] if strict else []
     for name in (SHIPPED, "all"):

@@ -8,10 +8,7 @@ where a slide prints a number its own inputs do not give, the report says so wit
 from dlexp.finding import Finding
 
 from .checks import CHECKS
-from .figures import figures
 from .protocol import Protocol
 from .run import measure
 
-FINDING = Finding(
-    protocol=Protocol, measure=measure, checks=CHECKS, figures=figures, uses_mnist=False
-)
+FINDING = Finding(protocol=Protocol, measure=measure, checks=CHECKS, uses_mnist=False)

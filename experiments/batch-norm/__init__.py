@@ -11,8 +11,7 @@ at that η and at ten times it.
 from dlexp.finding import Finding
 
 from .checks import CHECKS
-from .figures import figures
 from .protocol import Protocol
 from .run import measure
 
-FINDING = Finding(protocol=Protocol, measure=measure, checks=CHECKS, figures=figures)
+FINDING = Finding(protocol=Protocol, measure=measure, checks=CHECKS)

@@ -12,8 +12,7 @@ images, 20 epochs). This protocol is shorter; its own number is reported beside 
 from dlexp.finding import Finding
 
 from .checks import CHECKS
-from .figures import figures
 from .protocol import Protocol
 from .run import measure
 
-FINDING = Finding(protocol=Protocol, measure=measure, checks=CHECKS, figures=figures)
+FINDING = Finding(protocol=Protocol, measure=measure, checks=CHECKS)

@@ -10,8 +10,7 @@ vote costs no extra training: every subset of the trained nets votes on the test
 from dlexp.finding import Finding
 
 from .checks import CHECKS
-from .figures import figures
 from .protocol import Protocol
 from .run import measure
 
-FINDING = Finding(protocol=Protocol, measure=measure, checks=CHECKS, figures=figures)
+FINDING = Finding(protocol=Protocol, measure=measure, checks=CHECKS)

@@ -3,8 +3,7 @@
 from dlexp.finding import Finding
 
 from .checks import CHECKS
-from .figures import figures
 from .protocol import Protocol
 from .run import measure
 
-FINDING = Finding(protocol=Protocol, measure=measure, checks=CHECKS, figures=figures)
+FINDING = Finding(protocol=Protocol, measure=measure, checks=CHECKS)

@@ -7,10 +7,7 @@ function "better implemented in a deep structure", is measured shallow against d
 from dlexp.finding import Finding
 
 from .checks import CHECKS
-from .figures import figures
 from .protocol import Protocol
 from .run import measure
 
-FINDING = Finding(
-    protocol=Protocol, measure=measure, checks=CHECKS, figures=figures, uses_mnist=False
-)
+FINDING = Finding(protocol=Protocol, measure=measure, checks=CHECKS, uses_mnist=False)

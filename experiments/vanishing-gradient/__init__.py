@@ -12,8 +12,7 @@ activation (ReLU with the sigmoid net's very weights) told apart from the initia
 from dlexp.finding import Finding
 
 from .checks import CHECKS
-from .figures import figures
 from .protocol import Protocol
 from .run import measure
 
-FINDING = Finding(protocol=Protocol, measure=measure, checks=CHECKS, figures=figures)
+FINDING = Finding(protocol=Protocol, measure=measure, checks=CHECKS)

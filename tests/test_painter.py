@@ -1,0 +1,105 @@
+"""The painter: a run's figures drawn by a process forked before torch is imported, with the
+same files, errors and fall-back as drawing in place; and nothing the command line does before
+training imports torch or matplotlib."""
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from dlexp import painter
+from dlexp.registry import ExperimentError, load
+from dlexp.runner import code_of
+
+from .helpers import dlexp as cli
+
+TOY = Path(__file__).parent / "toy_experiment"
+
+# A figure module that records which process drew, or fails as a user's code might.
+RECORDING = """
+import os
+from pathlib import Path
+
+def figures(table, protocol, scale, folder):
+    path = Path(folder) / "drawn_by.txt"
+    path.write_text(f"{os.getpid()} {len(table)} {scale}")
+    return [path]
+"""
+FAILING = """
+def figures(table, protocol, scale, folder):
+    raise ValueError("no such column: 'accuracy'")
+"""
+
+
+def toy_with(tmp_path: Path, figures: str) -> Path:
+    folder = tmp_path / "toy-painted"
+    shutil.copytree(TOY, folder)
+    (folder / "figures.py").write_text(figures)
+    return folder
+
+
+TABLE = pd.DataFrame({"metric": ["train_accuracy"] * 3, "value": [0.1, 0.2, 0.3]})
+
+
+def test_within_painting_the_figures_are_drawn_by_another_process(tmp_path):
+    code = toy_with(tmp_path, RECORDING)
+    with painter.painting([code]):
+        first = painter.draw(code, TABLE, {}, "tiny", tmp_path, workers=2)
+        pid, rows, scale = first[0].read_text().split()
+        again = painter.draw(code, TABLE.head(2), {}, "lecture", tmp_path, workers=2)
+        second = again[0].read_text().split()
+    assert int(pid) != os.getpid() and (rows, scale) == ("3", "tiny")
+    assert second == [pid, "2", "lecture"]  # one painter serves every run of the command
+    drawn_here = painter.draw(code, TABLE, {}, "tiny", tmp_path, workers=1)
+    assert drawn_here[0].read_text().split()[0] == str(os.getpid())
+
+
+def test_an_error_in_the_painter_is_raised_here_as_it_was_raised_there(tmp_path):
+    code = toy_with(tmp_path, FAILING)
+    with (
+        painter.painting([code]),
+        pytest.raises(ValueError, match="no such column: 'accuracy'"),
+    ):
+        painter.draw(code, TABLE, {}, "tiny", tmp_path, workers=2)
+
+
+def test_a_killed_painter_leaves_the_figures_to_this_process(tmp_path):
+    code = toy_with(tmp_path, RECORDING)
+    with painter.painting([code]):
+        os.kill(painter._painter.pid, signal.SIGKILL)
+        drawn = painter.draw(code, TABLE, {}, "tiny", tmp_path, workers=2)
+        assert drawn[0].read_text().split()[0] == str(os.getpid())
+
+
+def test_a_figure_error_is_a_noted_problem_and_exit_1_with_the_table_written(tmp_path):
+    code = toy_with(tmp_path, FAILING)
+    result = cli("run", str(code), "--scale", "tiny", "--out", str(tmp_path / "out"), "-q")
+    assert result.exit_code == 1
+    assert "figures not drawn: ValueError: no such column: 'accuracy'" in result.output
+    assert len(list((tmp_path / "out").glob("*/tiny/metrics.csv"))) == 1
+
+
+def test_an_experiment_without_figures_is_refused_before_training(tmp_path):
+    code = toy_with(tmp_path, RECORDING)
+    (code / "figures.py").unlink()
+    with pytest.raises(ExperimentError, match=r"has no figures\.py; add one defining figures"):
+        code_of(load(str(code / "experiment.toml")))
+
+
+def test_the_command_line_imports_neither_torch_nor_matplotlib_until_it_trains():
+    probe = (
+        "import sys, dlexp.cli\n"
+        "assert 'torch' not in sys.modules and 'matplotlib' not in sys.modules\n"
+        "from dlexp.registry import load_all\n"
+        "from dlexp.runner import code_of\n"
+        "for experiment in load_all():\n"
+        "    code_of(experiment)\n"
+        "assert 'matplotlib' not in sys.modules, 'an experiment imports matplotlib to train'\n"
+    )
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
