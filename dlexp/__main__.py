@@ -1,3 +1,3 @@
-from dlexp.cli import app
+from dlexp.cli import main
 
-app(prog_name="dlexp")
+main()

@@ -1,8 +1,12 @@
 """The command line as a user meets it: list, show, run, report, and every user error → exit 2."""
 
 import json
+import os
 import re
+import subprocess
+import sys
 
+from dlexp.cli import exit_code
 from dlexp.registry import available, load
 
 from .helpers import dlexp, needs_mnist
@@ -15,6 +19,20 @@ def test_list_shows_every_experiment_with_claim_source_scales_runtime():
         assert name in result.output
     assert "Instable gradient" in result.output
     assert "tiny" in result.output and "lecture" in result.output
+
+
+def test_the_real_command_flushes_all_its_output_and_keeps_the_exit_code_without_teardown():
+    environment = {**os.environ, "COLUMNS": "300"}
+    listed = subprocess.run(
+        [sys.executable, "-m", "dlexp", "list"], capture_output=True, text=True, env=environment
+    )
+    assert listed.returncode == 0 and listed.stdout.rstrip().endswith("┘"), listed.stdout[-300:]
+    assert all(name in listed.stdout for name in available())
+    refused = subprocess.run(
+        [sys.executable, "-m", "dlexp", "run", "no-such-finding"], capture_output=True, text=True
+    )
+    assert refused.returncode == 2 and "unknown experiment 'no-such-finding'" in refused.stderr
+    assert [exit_code(None), exit_code(0), exit_code(1), exit_code(2)] == [0, 0, 1, 2]
 
 
 def test_show_prints_protocol_claim_and_reference_numbers():
