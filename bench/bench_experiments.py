@@ -2,9 +2,10 @@
 
 For each experiment it runs `python -m dlexp run NAME --quiet --out OUT` and prints the run's wall
 time (training and measuring, from run.json), the whole command's time (with start-up, checks and
-figures), model-steps per second, workers and the peak memory of the main process and of its
-largest worker (run.json). The last line is the total: the issue's "every experiment at lecture
-scale" budget. Exit code 1 only when a run did not finish (failed claims are findings, not errors).
+figures), model-steps per second, workers and the peak memory of the largest of the main
+process, its workers and the painter drawing the figures (run.json). The last line is the total:
+the issue's "every experiment at lecture scale" budget. Exit code 1 only when a run did not
+finish (failed claims are findings, not errors).
 Usage: DLEXP_DATA_DIR=../shared/data python bench/bench_experiments.py [--scale S] [--out DIR]
        [NAME ...]
 """
@@ -22,6 +23,7 @@ from pathlib import Path
 from dlexp.registry import available
 
 FINISHED = (0, 1)  # 1: a claim failed at lecture scale, which is a finding
+PROCESSES = ("main", "worker", "figures")  # run.json's peak_memory_mb_* (see dlexp.results)
 
 
 def main() -> None:
@@ -49,7 +51,7 @@ def main() -> None:
                 continue
             info = json.loads((Path(out) / name / args.scale / "run.json").read_text())
             steps = info["model_steps"] / info["wall_seconds"] if info["wall_seconds"] else 0
-            memory = max(info.get("peak_memory_mb_main", 0), info.get("peak_memory_mb_worker", 0))
+            memory = max(info.get(f"peak_memory_mb_{who}", 0) for who in PROCESSES)
             print(
                 f"| {name} | {info['wall_seconds']:.1f} | {whole:.1f} | {steps:,.0f} "
                 f"on {info['workers']} workers | {memory:,.0f} MB |"

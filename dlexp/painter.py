@@ -69,6 +69,14 @@ def painting(code_folders: list[Path]) -> Iterator[None]:
         os.waitpid(painter.pid, 0)
 
 
+class Drawn(NamedTuple):
+    """The figures' files, and the painter's peak resident memory so far (MB, its renderers
+    included; None when drawn here, where this process's own peak covers it)."""
+
+    paths: list[Path]
+    peak_memory_mb: float | None = None
+
+
 def draw(
     code: Path,
     table: pd.DataFrame,
@@ -76,21 +84,21 @@ def draw(
     scale: str,
     folder: Path,
     workers: int,
-) -> list[Path]:
+) -> Drawn:
     """The figures of the experiment whose code is in `code`, drawn from `table` into `folder`
     by the painter (or here, without one); raises what drawing raised."""
     job = Job(code, table, protocol, scale, folder, workers)
     if _painter is not None:
         try:
             _painter.connection.send(job)
-            drawn, answer = _painter.connection.recv()
+            drawn, answer, peak = _painter.connection.recv()
         except (EOFError, OSError):  # the painter died (killed): draw here instead
             pass
         else:
             if not drawn:
                 raise answer
-            return answer
-    return draw_here(job)
+            return Drawn(answer, peak)
+    return Drawn(draw_here(job))
 
 
 class Job(NamedTuple):
@@ -135,26 +143,28 @@ def serve(connection: Connection, code_folders: list[Path]) -> None:
         for folder in code_folders:
             with contextlib.suppress(Exception):  # reported when a run asks for these figures
                 figures_of(folder)
+        from dlexp.results import peak_memory
+
         while True:
             try:
                 job = connection.recv()
             except EOFError:
                 break
             try:
-                answer: tuple[bool, Any] = (True, draw_here(job))
+                answer: tuple[bool, Any, float | None] = (True, draw_here(job), None)
             except Exception as error:
-                answer = (False, error)
-            send(connection, answer)
+                answer = (False, error, None)
+            send(connection, (*answer[:2], max(peak_memory().values(), default=None)))
     except BaseException:
         code = 1
     finally:
         os._exit(code)
 
 
-def send(connection: Connection, answer: tuple[bool, Any]) -> None:
+def send(connection: Connection, answer: tuple[bool, Any, float | None]) -> None:
     """`answer`, or its error as a RuntimeError with the same text where it does not pickle."""
     try:
         connection.send(answer)
     except Exception:
-        error = answer[1]
-        connection.send((False, RuntimeError(f"{type(error).__name__}: {error}")))
+        _, error, peak = answer
+        connection.send((False, RuntimeError(f"{type(error).__name__}: {error}"), peak))

@@ -169,7 +169,8 @@ def environment(device: torch.device) -> dict[str, Any]:
 
 def peak_memory() -> dict[str, float]:
     """The largest resident memory so far (MB) of this process and of its largest worker process
-    (where the platform reports it; in `dlexp run all` the largest of every run so far)."""
+    (where the platform reports it; in `dlexp run all` the largest of every run so far). The
+    painter's, which draws the figures, is run.json's `peak_memory_mb_figures` (`dlexp.painter`)."""
     try:
         import resource
     except ImportError:  # not on this platform

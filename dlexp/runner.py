@@ -254,11 +254,14 @@ def run_prepared(
     def draw(table: pd.DataFrame, figures: Path) -> list[Path]:
         """The figures; one that cannot be drawn is noted, not allowed to lose the run."""
         try:
-            return painter.draw(experiment.code, table, protocol, prepared.scale, figures, workers)
+            drawn = painter.draw(experiment.code, table, protocol, prepared.scale, figures, workers)
         except Exception as error:
             problems.append(f"figures not drawn: {type(error).__name__}: {error}")
             info["problems"] = problems
             return []
+        if drawn.peak_memory_mb is not None:
+            info["peak_memory_mb_figures"] = drawn.peak_memory_mb
+        return drawn.paths
 
     write_run(folder, table, info, draw)
     return RunResult(

@@ -50,13 +50,15 @@ def test_within_painting_the_figures_are_drawn_by_another_process(tmp_path):
     code = toy_with(tmp_path, RECORDING)
     with painter.painting([code]):
         first = painter.draw(code, TABLE, {}, "tiny", tmp_path, workers=2)
-        pid, rows, scale = first[0].read_text().split()
+        pid, rows, scale = first.paths[0].read_text().split()
         again = painter.draw(code, TABLE.head(2), {}, "lecture", tmp_path, workers=2)
-        second = again[0].read_text().split()
+        second = again.paths[0].read_text().split()
     assert int(pid) != os.getpid() and (rows, scale) == ("3", "tiny")
     assert second == [pid, "2", "lecture"]  # one painter serves every run of the command
+    assert 10 < first.peak_memory_mb <= again.peak_memory_mb < 2_000  # MB, matplotlib loaded
     drawn_here = painter.draw(code, TABLE, {}, "tiny", tmp_path, workers=1)
-    assert drawn_here[0].read_text().split()[0] == str(os.getpid())
+    assert drawn_here.paths[0].read_text().split()[0] == str(os.getpid())
+    assert drawn_here.peak_memory_mb is None
 
 
 def test_an_error_in_the_painter_is_raised_here_as_it_was_raised_there(tmp_path):
@@ -73,7 +75,7 @@ def test_a_killed_painter_leaves_the_figures_to_this_process(tmp_path):
     with painter.painting([code]):
         os.kill(painter._painter.pid, signal.SIGKILL)
         drawn = painter.draw(code, TABLE, {}, "tiny", tmp_path, workers=2)
-        assert drawn[0].read_text().split()[0] == str(os.getpid())
+        assert drawn.paths[0].read_text().split()[0] == str(os.getpid())
 
 
 def test_a_figure_error_is_a_noted_problem_and_exit_1_with_the_table_written(tmp_path):
