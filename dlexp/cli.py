@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import importlib
 import os
 import sys
 import time
@@ -182,19 +183,20 @@ def run(
         experiments = guarded(load_all) if name == "all" else [guarded(lambda: load(name))]
         with painting([experiment.code for experiment in experiments]):
             # torch is imported only now, while the painter imports matplotlib on the other core
-            from dlexp.runner import check_inputs, pick_device, prepare, run_prepared
-
+            runner = guarded(lambda: importlib.import_module("dlexp.runner"))
             prepared = [  # every experiment is checked before any is trained
                 guarded(
-                    lambda e=each: prepare(e, scale, overrides, seeds),
+                    lambda e=each: runner.prepare(e, scale, overrides, seeds),
                     f"{each.name}: " if name == "all" else "",
                 )
                 for each in experiments
             ]
-            chosen = guarded(lambda: pick_device(device))
-            guarded(lambda: check_inputs(prepared, out, data_dir, progress=not reporter.quiet))
+            chosen = guarded(lambda: runner.pick_device(device))
+            guarded(
+                lambda: runner.check_inputs(prepared, out, data_dir, progress=not reporter.quiet)
+            )
             run_one = functools.partial(
-                run_prepared,
+                runner.run_prepared,
                 device=chosen,
                 out=out,
                 reporter=reporter,

@@ -9,8 +9,10 @@ each run's figures into the run's staging folder (rendering them in parallel,
 `dlexp.figures.rendering_in_parallel`) and answers with their paths or the error. Without a
 painter (the Python API, the report, no fork) or after it died, `draw` draws in this process.
 
-Ctrl-C and SIGTERM are the parent's to handle: the painter ignores SIGINT. It ends when the
-parent leaves `painting` (or, should the parent be killed, when its end of the pipe closes).
+Ctrl-C and SIGTERM are the parent's to handle: the painter runs in a process group of its own,
+away from the terminal's Ctrl-C. When the parent leaves `painting`, drawn or interrupted, it kills
+that group, the painter and any renderer still running; should the parent itself be killed, the
+painter ends when its end of the pipe closes.
 """
 
 from __future__ import annotations
@@ -59,13 +61,16 @@ def painting(code_folders: list[Path]) -> Iterator[None]:
         ours.close()
         serve(theirs, code_folders)
     theirs.close()
+    with contextlib.suppress(OSError):  # as the painter does, so that neither waits on the other
+        os.setpgid(pid, pid)
     _painter = painter = Painter(ours, pid)
     try:
         yield
-    finally:  # every figure asked for is drawn by now; an error may leave it still importing
+    finally:  # drawn, or interrupted while importing or drawing: end it and its renderers
         _painter = None
         painter.connection.close()
-        os.kill(painter.pid, signal.SIGKILL)
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(painter.pid, signal.SIGKILL)
         os.waitpid(painter.pid, 0)
 
 
@@ -136,6 +141,7 @@ def figures_of(code: Path) -> Figures:
 def serve(connection: Connection, code_folders: list[Path]) -> None:
     """In the painter: import the figure code, then draw each job until the parent closes the
     pipe; never returns."""
+    os.setpgid(0, 0)  # a process group of its own, which `painting` ends with its renderers
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     code = 0

@@ -28,6 +28,9 @@ def test_the_wheel_ships_every_experiment_folder(tmp_path):
     names = set(zipfile.ZipFile(wheel).namelist())
     assert "dlexp/experiments/__init__.py" in names
     assert any(name.startswith("dlexp/templates/") for name in names)
+    (entry_points,) = [name for name in names if name.endswith(".dist-info/entry_points.txt")]
+    scripts = zipfile.ZipFile(wheel).read(entry_points).decode()
+    assert "dlexp = dlexp.cli:main" in scripts  # the exit that skips Python's teardown
     for experiment, declaration in available().items():
         for file in declaration.parent.iterdir():
             if file.suffix in (".py", ".toml"):

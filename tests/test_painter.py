@@ -7,6 +7,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pandas as pd
@@ -20,7 +21,8 @@ from .helpers import dlexp as cli
 
 TOY = Path(__file__).parent / "toy_experiment"
 
-# A figure module that records which process drew, or fails as a user's code might.
+# Figure modules: one records which process drew, one leaves a renderer running, one fails as
+# a user's code might.
 RECORDING = """
 import os
 from pathlib import Path
@@ -29,6 +31,18 @@ def figures(table, protocol, scale, folder):
     path = Path(folder) / "drawn_by.txt"
     path.write_text(f"{os.getpid()} {len(table)} {scale}")
     return [path]
+"""
+LINGERING = """
+import os, time
+from pathlib import Path
+
+def figures(table, protocol, scale, folder):
+    renderer = os.fork()
+    if renderer == 0:
+        time.sleep(60)
+        os._exit(0)
+    (Path(folder) / "renderer.pid").write_text(str(renderer))
+    return []
 """
 FAILING = """
 def figures(table, protocol, scale, folder):
@@ -76,6 +90,30 @@ def test_a_killed_painter_leaves_the_figures_to_this_process(tmp_path):
         os.kill(painter._painter.pid, signal.SIGKILL)
         drawn = painter.draw(code, TABLE, {}, "tiny", tmp_path, workers=2)
         assert drawn.paths[0].read_text().split()[0] == str(os.getpid())
+
+
+def test_leaving_painting_ends_the_painter_and_every_renderer_it_started(tmp_path):
+    code = toy_with(tmp_path, LINGERING)
+    with painter.painting([code]):
+        painter_pid = painter._painter.pid
+        painter.draw(code, TABLE, {}, "tiny", tmp_path, workers=2)
+        renderer = int((tmp_path / "renderer.pid").read_text())
+        os.kill(renderer, 0)  # still sleeping
+    for pid in (painter_pid, renderer):
+        for _ in range(100):  # the orphaned renderer is reaped by init
+            if not alive(pid):
+                break
+            time.sleep(0.05)
+        assert not alive(pid), pid
+
+
+def alive(pid: int) -> bool:
+    """Whether `pid` runs (a zombie awaiting its parent counts as ended)."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except FileNotFoundError:
+        return False
+    return state != "Z"
 
 
 def test_a_figure_error_is_a_noted_problem_and_exit_1_with_the_table_written(tmp_path):
