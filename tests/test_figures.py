@@ -1,5 +1,5 @@
 """Shared plotting: log axes labelled in Unicode (10⁻³, 2×10⁻¹) with the same ticks and the same
-labels as matplotlib's mathtext default."""
+labels as matplotlib's mathtext default; no comb of minor ticks on a log axis over many decades."""
 
 import matplotlib
 
@@ -51,3 +51,15 @@ def test_a_formatter_chosen_by_the_figure_is_left_alone(tmp_path):
     save(figure, tmp_path, "chosen")
     assert figure.axes[0].yaxis.get_major_formatter() is chosen
     assert (tmp_path / "chosen.png").exists() and (tmp_path / "chosen.svg").exists()
+
+
+def test_a_log_axis_over_more_than_four_decades_loses_its_minor_ticks_only(tmp_path):
+    wide, narrow = log_figure(1e-7, 1e1), log_figure(1e-2, 1e1)
+    wide.axes[0].set_xscale("log")  # x from 1 to 2: a third of a decade, minor ticks kept
+    for name, figure in (("wide", wide), ("narrow", narrow)):
+        save(figure, tmp_path, name)
+        figure.canvas.draw()
+    y_wide, y_narrow = wide.axes[0].yaxis, narrow.axes[0].yaxis
+    assert y_wide.get_minorticklocs().size == 0 and y_narrow.get_minorticklocs().size > 10
+    assert wide.axes[0].xaxis.get_minorticklocs().size > 0
+    assert [t for t in tick_labels(y_wide) if t][:3] == ["10⁻⁸", "10⁻⁷", "10⁻⁶"]  # every decade
