@@ -16,7 +16,6 @@ def numbers(example: str, **by_method: dict[str, float]) -> pd.DataFrame:
     rows = []
     for method, values in by_method.items():
         for quantity, value in values.items():
-            printed = f"{value:.2f}" if method == "slide" else ""
             rows.append(
                 long_row(
                     example,
@@ -26,7 +25,7 @@ def numbers(example: str, **by_method: dict[str, float]) -> pd.DataFrame:
                     quantity,
                     value,
                     method=method.replace("_", " "),
-                    printed=printed,
+                    printed_decimals=2 if method == "slide" else None,
                 )
             )
     return pd.DataFrame(rows)
@@ -99,3 +98,14 @@ def test_the_slides_are_recomputed_and_their_errata_found(tmp_path):
     recomputed = table[(table.method == "recomputed") & (table.variant == "forward_example")]
     assert recomputed.set_index("metric").value["O2"] == pytest.approx(0.434886, abs=1e-6)
     assert {p.name for p in result.figures} == {"worked_numbers.png", "gradient_agreement.png"}
+
+
+def test_the_printed_numbers_read_back_from_metrics_csv_as_the_slide_prints_them(tmp_path):
+    result = dlexp.run("backprop-by-hand", out=tmp_path, quiet=True)
+    written = pd.read_csv(result.folder / "metrics.csv")
+    for table in (result.metrics, written):
+        forward = checks.printed_numbers(table, "forward_example")
+        assert forward[["I1[1]", "I1[3]", "O1[1]", "I2"]].tolist() == ["4", "1", "0.98", "-1.09"]
+        gate = checks.printed_numbers(table, "sigmoid_gate")
+        assert gate["w2 after the step"] == "-3.00054"
+    assert checks.tolerance("4") == pytest.approx(0.5) and checks.tolerance("0.98") < 0.0051

@@ -33,8 +33,10 @@ def by_method(table: pd.DataFrame, example: str) -> pd.DataFrame:
 
 
 def printed_numbers(table: pd.DataFrame, example: str) -> pd.Series:
+    """quantity → the slide's number as the slide prints it ("4", "0.98", "-3.00054")."""
     rows = table[(table.variant == example) & (table.method == SLIDE)]
-    return rows.set_index("metric")["printed"].astype(str)
+    texts = [f"{value:.{int(places)}f}" for value, places in zip(rows.value, rows.printed_decimals)]
+    return pd.Series(texts, index=rows.metric, dtype=str)
 
 
 def explanation(numbers: pd.DataFrame, quantity: str, printed: str) -> str:

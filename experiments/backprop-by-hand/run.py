@@ -1,10 +1,11 @@
 """Recompute the slides' worked examples in float64 and record every number beside the slide's.
 
 The long table has one row per (example, quantity, method): `method` is `slide` (the number as
-printed, with `printed` its text), `recomputed` (from the slide's inputs), `from the slide's
-previous line` (from the slide's own previous intermediate value, which locates an erratum),
-`with ten times η`, `with target 0` and `one minus` (other readings of wrong numbers), and
-`backprop`, `autograd`, `central difference` and `wiggle step` for gradients.
+printed, `printed_decimals` the decimals it is printed with), `recomputed` (from the slide's
+inputs), `from the slide's previous line` (from the slide's own previous intermediate value,
+which locates an erratum), `with ten times η`, `with target 0` and `one minus` (other readings
+of wrong numbers), and `backprop`, `autograd`, `central difference` and `wiggle step` for
+gradients.
 """
 
 from __future__ import annotations
@@ -33,8 +34,11 @@ REFERENCE = reference_of(__file__)
 
 
 def row(example: str, quantity: str, method: str, value: float) -> dict[str, Any]:
-    printed = REFERENCE[example]["printed"].get(quantity, "") if method == "slide" else ""
-    return long_row(example, 0, 0, 0, quantity, value, method=method, printed=printed)
+    """A long row; the slide's number keeps how many decimals the slide prints it with (as a
+    count: the text "4" would come back from metrics.csv as the number 4.0)."""
+    printed = REFERENCE[example]["printed"].get(quantity) if method == "slide" else None
+    decimals = len(printed.partition(".")[2]) if printed is not None else None
+    return long_row(example, 0, 0, 0, quantity, value, method=method, printed_decimals=decimals)
 
 
 def slide_rows(example: str) -> list[dict[str, Any]]:
