@@ -141,7 +141,8 @@ def figures_of(code: Path) -> Figures:
 def serve(connection: Connection, code_folders: list[Path]) -> None:
     """In the painter: import the figure code, then draw each job until the parent closes the
     pipe; never returns."""
-    os.setpgid(0, 0)  # a process group of its own, which `painting` ends with its renderers
+    with contextlib.suppress(OSError):  # a process group of its own, ended with its renderers
+        os.setpgid(0, 0)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     code = 0
@@ -157,10 +158,10 @@ def serve(connection: Connection, code_folders: list[Path]) -> None:
             except EOFError:
                 break
             try:
-                answer: tuple[bool, Any, float | None] = (True, draw_here(job), None)
+                drawn, answer = True, draw_here(job)
             except Exception as error:
-                answer = (False, error, None)
-            send(connection, (*answer[:2], max(peak_memory().values(), default=None)))
+                drawn, answer = False, error
+            send(connection, (drawn, answer, max(peak_memory().values(), default=None)))
     except BaseException:
         code = 1
     finally:
