@@ -39,6 +39,8 @@ Figures = Callable[["pd.DataFrame", dict[str, Any], str, Path], list[Path]]
 
 @dataclass
 class Painter:
+    """The running painter: this end of its pipe, and its process id (= its process group)."""
+
     connection: Connection
     pid: int
 

@@ -26,7 +26,6 @@ from dlexp.blas import use_blas_threads
 from dlexp.claims import Verdict, check_claims
 from dlexp.data import load_files, locate_mnist
 from dlexp.finding import Check, Finding, Outcome, RunContext, load_code
-from dlexp.painter import FIGURE_MODULE
 from dlexp.progress import Reporter
 from dlexp.protocol import validate_protocol
 from dlexp.registry import Experiment, ExperimentError
@@ -86,9 +85,10 @@ def code_of(experiment: Experiment) -> Finding:
             f"the code of {experiment.name} in {experiment.code}/ does not load: "
             f"{type(error).__name__}: {error}"
         ) from None
-    if not (experiment.code / f"{FIGURE_MODULE}.py").is_file():
+    figures = f"{painter.FIGURE_MODULE}.py"
+    if not (experiment.code / figures).is_file():
         raise ExperimentError(
-            f"the code of {experiment.name} in {experiment.code}/ has no {FIGURE_MODULE}.py; "
+            f"the code of {experiment.name} in {experiment.code}/ has no {figures}; "
             f"add one defining figures(table, protocol, scale, folder)."
         )
     for claim in experiment.claims:

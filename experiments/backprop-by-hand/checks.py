@@ -20,10 +20,14 @@ EXPLANATIONS = {
 }
 
 
+def decimals(printed: str) -> int:
+    """How many decimals a number is printed with: 2 for "0.98", 0 for "4"."""
+    return len(printed.partition(".")[2])
+
+
 def tolerance(printed: str) -> float:
     """Half a unit in the last printed digit: 0.98 stands for anything in [0.975, 0.985]."""
-    decimals = len(printed.partition(".")[2])
-    return 0.5 * 10.0**-decimals * (1 + 1e-9)
+    return 0.5 * 10.0 ** -decimals(printed) * (1 + 1e-9)
 
 
 def by_method(table: pd.DataFrame, example: str) -> pd.DataFrame:

@@ -20,6 +20,7 @@ from dlexp.finding import RunContext
 from dlexp.registry import reference_of
 from dlexp.table import long_row
 
+from .checks import decimals
 from .examples import (
     SlideNet,
     autograd_gradient,
@@ -37,8 +38,8 @@ def row(example: str, quantity: str, method: str, value: float) -> dict[str, Any
     """A long row; the slide's number keeps how many decimals the slide prints it with (as a
     count: the text "4" would come back from metrics.csv as the number 4.0)."""
     printed = REFERENCE[example]["printed"].get(quantity) if method == "slide" else None
-    decimals = len(printed.partition(".")[2]) if printed is not None else None
-    return long_row(example, 0, 0, 0, quantity, value, method=method, printed_decimals=decimals)
+    places = decimals(printed) if printed is not None else None
+    return long_row(example, 0, 0, 0, quantity, value, method=method, printed_decimals=places)
 
 
 def slide_rows(example: str) -> list[dict[str, Any]]:
