@@ -195,6 +195,7 @@ class StackedMLP:
         self.all_active = [all(layer < d for d in self.depths) for layer in hidden_layers]
         self.skips = [self.has_skip(layer) for layer in hidden_layers]
         self.bias_rows = [bias.unsqueeze(1) for bias in self.biases]
+        self.bias_columns = [bias.unsqueeze(2) for bias in self.biases]
         self.weights_t = [weight.mT for weight in self.weights]
         self.keep_prob = self._column([s.keep_prob for s in specs])
         self.dropout = any(s.keep_prob < 1.0 for s in specs)
@@ -211,6 +212,16 @@ class StackedMLP:
         # weight-init experiment's identity).
         equal = any(s.weight_init == "equal" for s in specs)
         self.first_product = torch.bmm if equal else stacked_product
+        # A pass on one input shared by every model (a test pass, full-batch descent) runs in
+        # columns, one per example: W x^T [M·out, B] as one product, then W^l a^T per layer.
+        # For products this shape, B long and out short, that is BLAS's fast orientation: per
+        # 1,000 images and 12 nets, a 30-unit hidden layer's product 431 → 202 µs, the output
+        # layer's 548 → 72 µs. Measured (best of five, alternating with rows): scoring 10,000
+        # images with 15 784-100-10 nets 328–435 → 287–294 ms; an epoch's 70,000 images with
+        # 12 depth-sweep nets of 3–4 hidden layers 0.75–0.88 → 0.67–0.70 s; a full-batch step
+        # of six 10-hidden-layer nets on 1,000 images 22.1–24.3 → 18.0–22.5 ms. Stacks that
+        # need exact copies keep rows, the layout in which torch.bmm rounds every unit alike.
+        self.columns = not equal
         leaks = self._column([s.leak for s in specs])
         self.f = activation(self.activation, leak=leaks, exact_copies=equal)
 
@@ -277,13 +288,18 @@ class StackedMLP:
             a = a * input_mask
         scale = self.input_keep_prob if not training and self.input_dropout else None
         trace = Trace(inputs=a, output_of=self.output_activation, input_scale=scale)
+        columns = shared and self.columns
         for layer in range(self.n_layers):
             if layer == 0:
                 z = self.first_layer(x if shared else a, scale)
+            elif columns:  # a is the [M, B, in] view of [M, in, B]: z^l = (W^l a^T + b^l)^T
+                z = self.first_product(self.weights[layer], a.mT).add_(self.bias_columns[layer]).mT
             else:
                 z = torch.baddbmm(self.bias_rows[layer], a, self.weights_t[layer])
             if layer == self.n_layers - 1:
-                trace.zs.append(z)  # a^L is computed when asked for (`Trace.output`)
+                # In rows again: z^L is small, and reductions over its units want them adjacent.
+                # a^L is computed when asked for (`Trace.output`).
+                trace.zs.append(z.contiguous())
                 break
             if self.norm is not None:
                 z, normalised = self.norm.forward(layer, z, training)
@@ -313,13 +329,17 @@ class StackedMLP:
         return (z[..., 0] > 0).long() if self.sizes[-1] == 1 else z.argmax(-1)
 
     def first_layer(self, x: torch.Tensor, scale: torch.Tensor | None) -> torch.Tensor:
-        """z^1 [M, B, out] for x [B, in] shared by every model (one matrix product) or x
-        [M, B, in]; with `scale` (test pass with input dropout), of the inputs scaled by p."""
+        """z^1 [M, B, out] for x [B, in] shared by every model (one matrix product; in columns,
+        the view of [M, out, B], see `columns`) or x [M, B, in]; with `scale` (test pass with
+        input dropout), of the inputs scaled by p."""
         weight = self.weights[0]
+        m, n_out, n_in = weight.shape
         if x.dim() == 3:
             z = self.first_product(x, self.weights_t[0])
+        elif self.columns:
+            z = (weight.reshape(m * n_out, n_in) @ x.T).view(m, n_out, len(x))
+            return ((z if scale is None else z * scale) + self.bias_columns[0]).mT
         else:
-            m, n_out, n_in = weight.shape
             z = (x @ weight.reshape(m * n_out, n_in).T).view(len(x), m, n_out).transpose(0, 1)
         return (z if scale is None else z * scale) + self.bias_rows[0]
 

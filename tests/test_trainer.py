@@ -256,6 +256,31 @@ def test_one_input_for_all_models_gives_the_same_first_layer_as_stacked_inputs()
     torch.testing.assert_close(shared.output, stacked.output)
 
 
+def test_a_pass_on_a_shared_input_runs_in_columns_and_matches_the_rows_at_every_layer():
+    """Models of 1–3 hidden layers (pass-throughs), one with input dropout: every z^l, a^l and
+    gradient of the column pass agrees with the row pass on stacked inputs, and z^L comes back
+    in rows for the reductions over its units."""
+    net = StackedMLP(
+        [
+            spec(sizes=(20, 8, 4)),
+            spec(seed=1, sizes=(20, 8, 8, 8, 4), output="softmax"),
+            spec(seed=2, sizes=(20, 8, 8, 4), input_keep_prob=0.8, keep_prob=0.5),
+        ]
+    )
+    x, labels = DATA.images[:50], DATA.labels[:50]
+    stacked = x.expand(3, *x.shape).contiguous()
+    shared, rows = net.forward(x), net.forward(stacked)
+    assert net.columns and shared.zs[0].mT.is_contiguous() and shared.zs[-1].is_contiguous()
+    for got, want in zip([*shared.zs, *shared.activations], [*rows.zs, *rows.activations]):
+        torch.testing.assert_close(got, want)
+    torch.testing.assert_close(net.gradients(x, labels), net.gradients(stacked, labels))
+
+
+def test_stacks_whose_units_must_stay_copies_keep_the_row_pass():
+    net = StackedMLP([spec(weight_init="equal", weight_value=0.3), spec(seed=1)])
+    assert not net.columns and not net.forward(DATA.images[:50]).zs[0].mT.is_contiguous()
+
+
 @pytest.mark.parametrize(
     ("init", "std"),
     [
