@@ -116,8 +116,8 @@ def train_stack(
     shared_targets = targets.expand(net.n_models, *targets.shape)
     records = [measure_all(net, measures, epoch=0)]
     for epoch in range(1, schedule.epochs + 1):
-        # The backward pass is written out, so autograd has nothing to do: in inference mode
-        # each operation skips its autograd dispatch, a sixth of a 12-net depth-sweep step.
+        # The backward pass is written out, so autograd has nothing to record: in inference
+        # mode each operation skips its dispatch (a 12-net depth-sweep step 436–697 → 415–531 µs).
         with torch.inference_mode():
             for rows, masks in epoch_batches(net, len(data)):
                 if full_batch:
