@@ -6,8 +6,10 @@ A tiny run spends longer around its training than in it: importing torch takes 1
 0.4 s more, and the figures 1–3 s. Forked while this process is still small (typer and rich
 only), the painter is ready with everything imported by the time a run's table is; then it draws
 each run's figures into the run's staging folder (rendering them in parallel,
-`dlexp.figures.rendering_in_parallel`) and answers with their paths or the error. Without a
-painter (the Python API, the report, no fork) or after it died, `draw` draws in this process.
+`dlexp.figures.rendering_in_parallel`) and answers with their paths or the error; meanwhile this
+process checks the run's claims and writes its metrics.csv (`start` returns the function that
+waits for the answer). Without a painter (the Python API, the report, no fork) or after it died,
+the figures are drawn in this process, when waited for.
 
 Ctrl-C and SIGTERM are the parent's to handle: the painter runs in a process group of its own,
 away from the terminal's Ctrl-C. When the parent leaves `painting`, drawn or interrupted, it kills
@@ -50,7 +52,7 @@ _painter: Painter | None = None
 
 @contextmanager
 def painting(code_folders: list[Path]) -> Iterator[None]:
-    """Within, `draw` hands figures to a painter forked now, which has imported the figure code
+    """Within, `start` hands figures to a painter forked now, which has imported the figure code
     of every folder in `code_folders` by the time it is asked. Where there is no fork, or a
     painter is already running, the figures are drawn in this process."""
     global _painter
@@ -84,28 +86,38 @@ class Drawn(NamedTuple):
     peak_memory_mb: float | None = None
 
 
-def draw(
+def start(
     code: Path,
     table: pd.DataFrame,
     protocol: dict[str, Any],
     scale: str,
     folder: Path,
     workers: int,
-) -> Drawn:
-    """The figures of the experiment whose code is in `code`, drawn from `table` into `folder`
-    by the painter (or here, without one); raises what drawing raised."""
+) -> Callable[[], Drawn]:
+    """Start drawing the figures of the experiment whose code is in `code` from `table` into
+    `folder`; returns the function that waits for them and raises what drawing raised. Every
+    start must be waited for, so that the painter's answers stay in step with its jobs."""
     job = Job(code, table, protocol, scale, folder, workers)
-    if _painter is not None:
+    painter = _painter
+    if painter is not None:
         try:
-            _painter.connection.send(job)
-            drawn, answer, peak = _painter.connection.recv()
-        except (EOFError, OSError):  # the painter died (killed): draw here instead
+            painter.connection.send(job)
+        except OSError:  # the painter died (killed): draw here instead
             pass
         else:
-            if not drawn:
-                raise answer
-            return Drawn(answer, peak)
-    return Drawn(draw_here(job))
+            return lambda: answer(painter, job)
+    return lambda: Drawn(draw_here(job))
+
+
+def answer(painter: Painter, job: Job) -> Drawn:
+    """The painter's answer to `job`, or the figures drawn here if it died drawing them."""
+    try:
+        drawn, result, peak = painter.connection.recv()
+    except (EOFError, OSError):
+        return Drawn(draw_here(job))
+    if not drawn:
+        raise result
+    return Drawn(result, peak)
 
 
 class Job(NamedTuple):

@@ -18,7 +18,7 @@ import subprocess
 import sys
 import tempfile
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any
 
@@ -109,16 +109,27 @@ def atomic_folder(target: Path) -> Iterator[Path]:
 def write_run(
     target: Path,
     table: pd.DataFrame,
-    info: dict[str, Any],
-    draw: Callable[[pd.DataFrame, Path], list[Path]],
+    info: Callable[[], dict[str, Any]],
+    draw: Callable[[pd.DataFrame, Path], Callable[[], dict[str, Any]]],
 ) -> None:
     """Write metrics.csv, run.json and the figures, all or nothing; run.json records how many
-    rows metrics.csv holds, so that a truncated copy can be told from a whole one."""
+    rows metrics.csv holds, so that a truncated copy can be told from a whole one.
+
+    `draw(table, folder)` starts the figures and returns the function that waits for them and
+    gives run.json's fields about them; `info()` gives the rest of run.json. The figures start
+    first, so that a painter draws them while `info` is computed (the claims checked) and
+    metrics.csv written; they are waited for even when those fail."""
     with atomic_folder(target) as staging:
-        tidy(table).to_csv(staging / METRICS, index=False)
         (staging / FIGURES).mkdir()
-        draw(table, staging / FIGURES)
-        record = {**info, METRICS_ROWS: len(table)}
+        drawn = draw(table, staging / FIGURES)
+        try:
+            tidy(table).to_csv(staging / METRICS, index=False)
+            record = info()
+        except Exception:
+            with suppress(Exception):  # the failure above is the one to report
+                drawn()
+            raise
+        record = {**record, **drawn(), METRICS_ROWS: len(table)}
         (staging / RUN_INFO).write_text(json.dumps(jsonable(record), indent=2) + "\n")
 
 

@@ -9,7 +9,7 @@ import os
 import time
 import typing
 import warnings
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
@@ -221,47 +221,55 @@ def run_prepared(
     wall = time.perf_counter() - clock
     if context.diverged:
         table = pd.concat([table, context.diverged_rows()], ignore_index=True)
-    checks = {name: safe_check(check) for name, check in finding.checks.items()}
-    with quiet_float_warnings():
-        verdicts = check_claims(experiment.claims, checks, table, protocol)
-    if context.diverged:
-        verdicts = [mark_divergence(v, len(context.diverged), context.models) for v in verdicts]
-    info = {
-        "experiment": experiment.name,
-        "title": experiment.title,
-        "declaration": str(experiment.path.resolve()),
-        "declaration_sha256": experiment.file_sha256,
-        "code": str(experiment.code.resolve()),
-        "results": prepared.results_name,
-        "scale": prepared.scale,
-        "protocol": protocol,
-        "overrides": prepared.overrides,
-        "seeds": seed_list,
-        "data": context.data_provenance,
-        "started": started.isoformat(timespec="seconds"),
-        "finished": datetime.now(UTC).isoformat(timespec="seconds"),
-        "wall_seconds": round(wall, 2),
-        "models": context.models,
-        "model_steps": context.model_steps,
-        "workers": workers,
-        "diverged_models": len(context.diverged),
-        **environment(device),
-        "claims": [v.to_dict() for v in verdicts],
-    }
     folder = run_folder(out, prepared.results_name, prepared.scale)
+    verdicts: list[Verdict] = []
     problems: list[str] = []
 
-    def draw(table: pd.DataFrame, figures: Path) -> list[Path]:
-        """The figures; one that cannot be drawn is noted, not allowed to lose the run."""
-        try:
-            drawn = painter.draw(experiment.code, table, protocol, prepared.scale, figures, workers)
-        except Exception as error:
-            problems.append(f"figures not drawn: {type(error).__name__}: {error}")
-            info["problems"] = problems
-            return []
-        if drawn.peak_memory_mb is not None:
-            info["peak_memory_mb_figures"] = drawn.peak_memory_mb
-        return drawn.paths
+    def info() -> dict[str, Any]:
+        """run.json's fields, the claims checked (while the painter draws the figures)."""
+        checks = {name: safe_check(check) for name, check in finding.checks.items()}
+        with quiet_float_warnings():
+            found = check_claims(experiment.claims, checks, table, protocol)
+        if context.diverged:
+            found = [mark_divergence(v, len(context.diverged), context.models) for v in found]
+        verdicts.extend(found)
+        return {
+            "experiment": experiment.name,
+            "title": experiment.title,
+            "declaration": str(experiment.path.resolve()),
+            "declaration_sha256": experiment.file_sha256,
+            "code": str(experiment.code.resolve()),
+            "results": prepared.results_name,
+            "scale": prepared.scale,
+            "protocol": protocol,
+            "overrides": prepared.overrides,
+            "seeds": seed_list,
+            "data": context.data_provenance,
+            "started": started.isoformat(timespec="seconds"),
+            "finished": datetime.now(UTC).isoformat(timespec="seconds"),
+            "wall_seconds": round(wall, 2),
+            "models": context.models,
+            "model_steps": context.model_steps,
+            "workers": workers,
+            "diverged_models": len(context.diverged),
+            **environment(device),
+            "claims": [v.to_dict() for v in verdicts],
+        }
+
+    def draw(table: pd.DataFrame, figures: Path) -> Callable[[], dict[str, Any]]:
+        """Start the figures; the function returned waits for them and gives run.json's fields
+        about them. Figures that cannot be drawn are noted, not allowed to lose the run."""
+        wait = painter.start(experiment.code, table, protocol, prepared.scale, figures, workers)
+
+        def drawn() -> dict[str, Any]:
+            try:
+                peak = wait().peak_memory_mb
+            except Exception as error:
+                problems.append(f"figures not drawn: {type(error).__name__}: {error}")
+                return {"problems": problems}
+            return {} if peak is None else {"peak_memory_mb_figures": peak}
+
+        return drawn
 
     write_run(folder, table, info, draw)
     return RunResult(

@@ -2,6 +2,7 @@
 same files, errors and fall-back as drawing in place; and nothing the command line does before
 training imports torch or matplotlib."""
 
+import json
 import os
 import shutil
 import signal
@@ -15,9 +16,11 @@ import pytest
 
 from dlexp import painter
 from dlexp.registry import ExperimentError, load
+from dlexp.results import write_run
 from dlexp.runner import code_of
 
 from .helpers import dlexp as cli
+from .test_results import table as run_table
 
 TOY = Path(__file__).parent / "toy_experiment"
 
@@ -63,16 +66,50 @@ TABLE = pd.DataFrame({"metric": ["train_accuracy"] * 3, "value": [0.1, 0.2, 0.3]
 def test_within_painting_the_figures_are_drawn_by_another_process(tmp_path):
     code = toy_with(tmp_path, RECORDING)
     with painter.painting([code]):
-        first = painter.draw(code, TABLE, {}, "tiny", tmp_path, workers=2)
+        first = painter.start(code, TABLE, {}, "tiny", tmp_path, workers=2)()
         pid, rows, scale = first.paths[0].read_text().split()
-        again = painter.draw(code, TABLE.head(2), {}, "lecture", tmp_path, workers=2)
+        again = painter.start(code, TABLE.head(2), {}, "lecture", tmp_path, workers=2)()
         second = again.paths[0].read_text().split()
     assert int(pid) != os.getpid() and (rows, scale) == ("3", "tiny")
     assert second == [pid, "2", "lecture"]  # one painter serves every run of the command
     assert 10 < first.peak_memory_mb <= again.peak_memory_mb < 2_000  # MB, matplotlib loaded
-    drawn_here = painter.draw(code, TABLE, {}, "tiny", tmp_path, workers=1)
+    drawn_here = painter.start(code, TABLE, {}, "tiny", tmp_path, workers=1)()
     assert drawn_here.paths[0].read_text().split()[0] == str(os.getpid())
     assert drawn_here.peak_memory_mb is None
+
+
+def test_the_figures_are_drawn_while_the_claims_are_checked_and_stay_in_step_on_a_failure(
+    tmp_path,
+):
+    """write_run starts the figures before `info` (the claims checked), so the painter draws
+    while `info` runs; when `info` fails, that run is not written and the next run gets the
+    answer to its own figures, not to the failed run's."""
+    code = toy_with(tmp_path, RECORDING)
+
+    def draw(table, folder):
+        wait = painter.start(code, table, {}, "tiny", folder, workers=2)
+        return lambda: {"figures": [str(p.relative_to(folder)) for p in wait().paths]}
+
+    def failing_info():
+        raise RuntimeError("a check crashed")
+
+    def info_while_drawing():
+        deadline = time.monotonic() + 20
+        while not list(tmp_path.glob(".second.partial-*/figures/drawn_by.txt")):
+            assert time.monotonic() < deadline, "the figures were not started before the claims"
+            time.sleep(0.01)
+        return {"run": 2}
+
+    with painter.painting([code]):
+        with pytest.raises(RuntimeError, match="a check crashed"):
+            write_run(tmp_path / "first", run_table(1.0), failing_info, draw)
+        two_rows = pd.concat([run_table(1.0), run_table(2.0)], ignore_index=True)
+        write_run(tmp_path / "second", two_rows, info_while_drawing, draw)
+    assert not (tmp_path / "first").exists()
+    record = json.loads((tmp_path / "second" / "run.json").read_text())
+    assert record == {"run": 2, "figures": ["drawn_by.txt"], "metrics_rows": 2}
+    pid, rows, _ = (tmp_path / "second" / "figures" / "drawn_by.txt").read_text().split()
+    assert int(pid) != os.getpid() and rows == "2"
 
 
 def test_an_error_in_the_painter_is_raised_here_as_it_was_raised_there(tmp_path):
@@ -81,14 +118,14 @@ def test_an_error_in_the_painter_is_raised_here_as_it_was_raised_there(tmp_path)
         painter.painting([code]),
         pytest.raises(ValueError, match="no such column: 'accuracy'"),
     ):
-        painter.draw(code, TABLE, {}, "tiny", tmp_path, workers=2)
+        painter.start(code, TABLE, {}, "tiny", tmp_path, workers=2)()
 
 
 def test_a_killed_painter_leaves_the_figures_to_this_process(tmp_path):
     code = toy_with(tmp_path, RECORDING)
     with painter.painting([code]):
         os.kill(painter._painter.pid, signal.SIGKILL)
-        drawn = painter.draw(code, TABLE, {}, "tiny", tmp_path, workers=2)
+        drawn = painter.start(code, TABLE, {}, "tiny", tmp_path, workers=2)()
         assert drawn.paths[0].read_text().split()[0] == str(os.getpid())
 
 
@@ -96,7 +133,7 @@ def test_leaving_painting_ends_the_painter_and_every_renderer_it_started(tmp_pat
     code = toy_with(tmp_path, LINGERING)
     with painter.painting([code]):
         painter_pid = painter._painter.pid
-        painter.draw(code, TABLE, {}, "tiny", tmp_path, workers=2)
+        painter.start(code, TABLE, {}, "tiny", tmp_path, workers=2)()
         renderer = int((tmp_path / "renderer.pid").read_text())
         os.kill(renderer, 0)  # still sleeping
     for pid in (painter_pid, renderer):

@@ -24,12 +24,12 @@ def table(value: float) -> pd.DataFrame:
 
 def draw(_table, folder):
     (folder / "f.png").write_bytes(b"png")
-    return [folder / "f.png"]
+    return lambda: {}
 
 
 def test_write_run_puts_core_columns_first_and_writes_everything(tmp_path):
     target = tmp_path / "exp" / "tiny"
-    write_run(target, table(1.5), {"x": float("nan")}, draw)
+    write_run(target, table(1.5), lambda: {"x": float("nan")}, draw)
     assert list(read_table(target).columns) == [
         "variant",
         "seed",
@@ -46,13 +46,13 @@ def test_write_run_puts_core_columns_first_and_writes_everything(tmp_path):
 
 def test_a_failing_run_leaves_the_previous_result_untouched(tmp_path):
     target = tmp_path / "exp" / "tiny"
-    write_run(target, table(1.0), {"run": 1}, draw)
+    write_run(target, table(1.0), lambda: {"run": 1}, draw)
 
     def broken_figures(_table, _folder):
         raise RuntimeError("simulated failure while drawing")
 
     with pytest.raises(RuntimeError):
-        write_run(target, table(2.0), {"run": 2}, broken_figures)
+        write_run(target, table(2.0), lambda: {"run": 2}, broken_figures)
     assert read_info(target) == {"run": 1, "metrics_rows": 1}
     assert read_table(target)["value"].tolist() == [1.0]
     assert sorted(p.name for p in target.parent.iterdir()) == ["tiny"]

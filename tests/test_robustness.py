@@ -201,7 +201,7 @@ def previous(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """A results root holding an earlier run; training, and reading MNIST, are made to fail the
     test, so that every refusal is shown to come before any work."""
     out = tmp_path / "results"
-    write_run(out / SHIPPED / "tiny", table(1.0), {"run": "earlier"}, draw)
+    write_run(out / SHIPPED / "tiny", table(1.0), lambda: {"run": "earlier"}, draw)
     monkeypatch.setattr("dlexp.runner.run_prepared", never)
     monkeypatch.setattr("dlexp.runner.locate_mnist", lambda *args, **kwargs: {})
     monkeypatch.setattr("dlexp.runner.load_files", lambda files: None)
@@ -334,7 +334,7 @@ def test_an_edited_copy_gets_its_own_results_folder_and_an_identical_copy_does_n
 @needs_mnist
 def test_an_edited_copy_run_by_path_leaves_the_shipped_results_alone(tmp_path: Path):
     name, out = "depth-vs-accuracy", tmp_path / "results"  # the quickest on MNIST
-    write_run(out / name / "tiny", table(1.0), {"run": "earlier"}, draw)
+    write_run(out / name / "tiny", table(1.0), lambda: {"run": "earlier"}, draw)
     before = snapshot(out / name)
     copy = edited(tmp_path, r"^hidden_units = \d+", "hidden_units = 7", name=name)
     result = dlexp(
@@ -353,7 +353,7 @@ def test_an_edited_copy_run_by_path_leaves_the_shipped_results_alone(tmp_path: P
 
 def test_a_run_killed_by_sigkill_leaves_folders_the_next_run_clears(tmp_path: Path):
     target = tmp_path / "exp" / "tiny"
-    write_run(target, table(1.0), {"run": 1}, draw)
+    write_run(target, table(1.0), lambda: {"run": 1}, draw)
     dead = subprocess.run(
         [sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True
     )
@@ -362,7 +362,7 @@ def test_a_run_killed_by_sigkill_leaves_folders_the_next_run_clears(tmp_path: Pa
     (stale / "figures").mkdir(parents=True)
     alive = target.parent / f".tiny.partial-{os.getppid()}"  # another run, still going
     alive.mkdir()
-    write_run(target, table(2.0), {"run": 2}, draw)
+    write_run(target, table(2.0), lambda: {"run": 2}, draw)
     assert not stale.exists() and alive.exists() and read_info(target)["run"] == 2
     # killed between moving the old result aside and moving the new one in: put back
     target.rename(target.parent / f".tiny.previous-{dead_pid}")
