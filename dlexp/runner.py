@@ -259,14 +259,21 @@ def run_prepared(
     def draw(table: pd.DataFrame, figures: Path) -> Callable[[], dict[str, Any]]:
         """Start the figures; the function returned waits for them and gives run.json's fields
         about them. Figures that cannot be drawn are noted, not allowed to lose the run."""
-        wait = painter.start(experiment.code, table, protocol, prepared.scale, figures, workers)
+
+        def failed(error: Exception) -> dict[str, Any]:
+            problems.append(f"figures not drawn: {type(error).__name__}: {error}")
+            return {"problems": problems}
+
+        try:
+            wait = painter.start(experiment.code, table, protocol, prepared.scale, figures, workers)
+        except Exception as error:
+            return lambda error=error: failed(error)
 
         def drawn() -> dict[str, Any]:
             try:
                 peak = wait().peak_memory_mb
             except Exception as error:
-                problems.append(f"figures not drawn: {type(error).__name__}: {error}")
-                return {"problems": problems}
+                return failed(error)
             return {} if peak is None else {"peak_memory_mb_figures": peak}
 
         return drawn

@@ -161,6 +161,20 @@ def test_a_figure_error_is_a_noted_problem_and_exit_1_with_the_table_written(tmp
     assert len(list((tmp_path / "out").glob("*/tiny/metrics.csv"))) == 1
 
 
+def test_figures_that_cannot_even_be_started_are_a_noted_problem_with_the_table_written(
+    tmp_path, monkeypatch
+):
+    def unpicklable(*args, **kwargs):
+        raise TypeError("cannot pickle '_thread.lock' object")
+
+    monkeypatch.setattr("dlexp.painter.start", unpicklable)
+    code = toy_with(tmp_path, RECORDING)
+    result = cli("run", str(code), "--scale", "tiny", "--out", str(tmp_path / "out"), "-q")
+    assert result.exit_code == 1
+    assert "figures not drawn: TypeError: cannot pickle '_thread.lock' object" in result.output
+    assert len(list((tmp_path / "out").glob("*/tiny/metrics.csv"))) == 1
+
+
 def test_an_experiment_without_figures_is_refused_before_training(tmp_path):
     code = toy_with(tmp_path, RECORDING)
     (code / "figures.py").unlink()
