@@ -27,7 +27,7 @@ from torch import nn
 from dlexp.data import Split, load_mnist
 from dlexp.finding import RunContext
 from dlexp.measures import accuracy_and_cost
-from dlexp.models import ModelSpec
+from dlexp.model_spec import ModelSpec
 from dlexp.progress import Reporter
 from dlexp.runner import use_cpu_threads
 from dlexp.trainer import Schedule

@@ -30,7 +30,7 @@ import torch
 import torch.nn.functional as F
 
 from dlexp.costs import COSTS
-from dlexp.models import WEIGHT_INITS
+from dlexp.model_spec import WEIGHT_INITS
 
 
 @dataclass(frozen=True)
@@ -76,7 +76,7 @@ def lenet5(pooling: str = "max") -> tuple[Layer, ...]:
 @dataclass(frozen=True)
 class ConvSpec:
     """One convolutional model: its feature layers, dense hidden layers, initialisation and SGD
-    hyper-parameters (as `dlexp.models.ModelSpec`: weights N(0, std²) with std from
+    hyper-parameters (as `dlexp.model_spec.ModelSpec`: weights N(0, std²) with std from
     `WEIGHT_INITS` of the layer's fan-in n_in = in·k·k and fan-out n_out = out·k·k, biases
     N(bias_mean, bias_std²); η, L2 λ as λ/n weight decay on weights only, heavy-ball momentum μ).
     With no feature layers it is an MLP, as `ModelSpec(sizes=(784, *hidden, outputs))`."""
@@ -161,7 +161,7 @@ def initial_parameters(
     spec: ConvSpec, generator: torch.Generator
 ) -> list[tuple[torch.Tensor, torch.Tensor]]:
     """(weight, bias) per layer, drawn from the model's own generator in the order
-    `dlexp.models.initial_parameters` draws them (weight, then bias, layer by layer)."""
+    `dlexp.model_spec.initial_parameters` draws them (weight, then bias, layer by layer)."""
     layers = []
     for shape, fan_out in layer_shapes(spec):
         fan_in = int(torch.tensor(shape[1:]).prod())

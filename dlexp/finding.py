@@ -35,7 +35,8 @@ from pydantic import BaseModel
 from dlexp.conv_trainer import train_conv_stack
 from dlexp.convnet import ConvSpec, StackedConvNet
 from dlexp.data import MNIST, Split, load_files, locate_mnist, mnist_provenance
-from dlexp.models import ModelSpec, StackedMLP
+from dlexp.model_spec import ModelSpec
+from dlexp.models import StackedMLP
 from dlexp.progress import Advance, Reporter
 from dlexp.registry import EXPERIMENTS_DIR
 from dlexp.table import long_row

@@ -18,7 +18,7 @@ from pydantic import (
 )
 
 from dlexp.activations import ACTIVATIONS
-from dlexp.models import WEIGHT_INITS
+from dlexp.model_spec import WEIGHT_INITS
 from dlexp.registry import ExperimentError
 
 # MNIST in Nielsen's split; an image count can never exceed its split.

@@ -20,7 +20,8 @@ import torch
 
 from dlexp.data import Split
 from dlexp.dropout import Masks, epoch_masks, no_masks
-from dlexp.models import ModelSpec, StackedMLP
+from dlexp.model_spec import ModelSpec
+from dlexp.models import StackedMLP
 from dlexp.progress import Advance
 from dlexp.sgd import SGDStep
 from dlexp.table import long_table

@@ -6,7 +6,8 @@ from dataclasses import replace
 import torch
 
 from dlexp.data import synthetic_classification
-from dlexp.models import ModelSpec, StackedMLP
+from dlexp.model_spec import ModelSpec
+from dlexp.models import StackedMLP
 from dlexp.trainer import Schedule, train, train_stack
 
 DATA = synthetic_classification(200, n_features=20, n_classes=4, seed=3)

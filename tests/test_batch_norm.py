@@ -11,7 +11,8 @@ import torch.nn.functional as F
 from dlexp.batch_norm import EPSILON, RUNNING_MOMENTUM, BatchNorm
 from dlexp.data import synthetic_classification
 from dlexp.dropout import epoch_masks
-from dlexp.models import ModelSpec, StackedMLP
+from dlexp.model_spec import ModelSpec
+from dlexp.models import StackedMLP
 from dlexp.trainer import Schedule, train, train_stack
 
 DATA = synthetic_classification(200, n_features=20, n_classes=4, seed=3)

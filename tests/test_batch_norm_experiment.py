@@ -11,7 +11,8 @@ import pytest
 import torch
 
 from dlexp.finding import DIVERGED
-from dlexp.models import ModelSpec, StackedMLP, initial_parameters
+from dlexp.model_spec import ModelSpec, initial_parameters
+from dlexp.models import StackedMLP
 from dlexp.registry import ExperimentError, load
 from dlexp.runner import prepare
 from dlexp.trainer import stacks

@@ -13,7 +13,8 @@ from dlexp.conv_trainer import (
     train_convnets,
 )
 from dlexp.convnet import Conv, ConvSpec, Pool, StackedConvNet, initial_parameters
-from dlexp.models import ModelSpec, StackedMLP
+from dlexp.model_spec import ModelSpec
+from dlexp.models import StackedMLP
 from dlexp.splits import synthetic_classification
 from dlexp.trainer import Schedule, stacks, train_stack
 

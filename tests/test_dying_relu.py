@@ -10,7 +10,8 @@ import pytest
 import torch
 
 from dlexp.data import Split, synthetic_classification
-from dlexp.models import ModelSpec, StackedMLP
+from dlexp.model_spec import ModelSpec
+from dlexp.models import StackedMLP
 from dlexp.registry import load
 from dlexp.table import long_row
 from dlexp.trainer import Schedule, train_stack

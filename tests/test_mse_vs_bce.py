@@ -14,7 +14,8 @@ import torch
 
 from dlexp.claims import check_claims
 from dlexp.data import Split, synthetic_classification
-from dlexp.models import ModelSpec, StackedMLP
+from dlexp.model_spec import ModelSpec
+from dlexp.models import StackedMLP
 from dlexp.protocol import validate_protocol
 from dlexp.registry import ExperimentError, load
 from dlexp.table import tidy

@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 import torch
 
-from dlexp.models import initial_parameters
+from dlexp.model_spec import initial_parameters
 from dlexp.registry import ExperimentError, load
 from dlexp.runner import prepare
 from dlexp.trainer import stacks

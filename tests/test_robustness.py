@@ -24,7 +24,7 @@ from dlexp.claims import Verdict
 from dlexp.cli import app
 from dlexp.data import synthetic_classification
 from dlexp.finding import DIVERGED, RunContext
-from dlexp.models import ModelSpec
+from dlexp.model_spec import ModelSpec
 from dlexp.progress import Reporter
 from dlexp.protocol import NonEmpty, ProtocolModel, validate_protocol
 from dlexp.registry import ExperimentError, available, load

@@ -7,7 +7,8 @@ import pandas as pd
 import torch
 
 import dlexp
-from dlexp.models import ModelSpec, StackedMLP
+from dlexp.model_spec import ModelSpec
+from dlexp.models import StackedMLP
 from dlexp.table import long_row
 
 from .helpers import code

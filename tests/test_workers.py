@@ -14,7 +14,8 @@ from hypothesis import strategies as st
 from dlexp.data import Split
 from dlexp.figures import rendering_in_parallel, save
 from dlexp.finding import RunContext, Training
-from dlexp.models import ModelSpec, StackedMLP
+from dlexp.model_spec import ModelSpec
+from dlexp.models import StackedMLP
 from dlexp.progress import Reporter
 from dlexp.trainer import Schedule
 from dlexp.workers import cut, run_jobs

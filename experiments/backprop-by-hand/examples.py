@@ -14,7 +14,8 @@ from dataclasses import dataclass
 
 import torch
 
-from dlexp.models import ModelSpec, StackedMLP
+from dlexp.model_spec import ModelSpec
+from dlexp.models import StackedMLP
 
 
 @contextmanager

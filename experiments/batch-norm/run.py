@@ -21,7 +21,8 @@ import torch
 
 from dlexp.finding import Protocol, RunContext
 from dlexp.measures import accuracy_and_cost
-from dlexp.models import ModelSpec, StackedMLP
+from dlexp.model_spec import ModelSpec
+from dlexp.models import StackedMLP
 from dlexp.trainer import Measure, Schedule
 
 NETWORKS = {"plain": False, "batch-norm": True}

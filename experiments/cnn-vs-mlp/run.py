@@ -22,7 +22,7 @@ from dlexp.conv_trainer import (
 from dlexp.convnet import LENET5_HIDDEN, Conv, ConvSpec, StackedConvNet, feature_shapes, lenet5
 from dlexp.finding import Protocol, RunContext, Training
 from dlexp.measures import accuracy_and_cost
-from dlexp.models import ModelSpec
+from dlexp.model_spec import ModelSpec
 from dlexp.splits import Split
 from dlexp.table import long_row
 from dlexp.trainer import Schedule

@@ -11,7 +11,7 @@ import pandas as pd
 
 from dlexp.finding import Protocol, RunContext
 from dlexp.measures import accuracy_and_cost
-from dlexp.models import ModelSpec
+from dlexp.model_spec import ModelSpec
 from dlexp.trainer import Schedule
 
 

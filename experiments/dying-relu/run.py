@@ -32,7 +32,7 @@ import pandas as pd
 from dlexp.data import Split
 from dlexp.finding import RunContext, Training
 from dlexp.measures import accuracy_and_cost
-from dlexp.models import ModelSpec
+from dlexp.model_spec import ModelSpec
 from dlexp.trainer import Schedule
 
 from .units import dead_units

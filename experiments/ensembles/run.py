@@ -18,7 +18,8 @@ import torch.nn.functional as F
 from dlexp.conv_trainer import after_training, conv_logits
 from dlexp.convnet import LENET5_HIDDEN, ConvSpec, StackedConvNet, lenet5
 from dlexp.finding import Protocol, RunContext, Training
-from dlexp.models import ModelSpec, StackedMLP
+from dlexp.model_spec import ModelSpec
+from dlexp.models import StackedMLP
 from dlexp.splits import Split
 from dlexp.trainer import Schedule
 

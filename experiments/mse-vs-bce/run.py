@@ -30,7 +30,8 @@ import torch
 from dlexp.data import Split
 from dlexp.finding import RunContext
 from dlexp.measures import accuracy_and_cost
-from dlexp.models import ModelSpec, StackedMLP
+from dlexp.model_spec import ModelSpec
+from dlexp.models import StackedMLP
 from dlexp.trainer import Measure, Schedule
 
 COSTS = {

@@ -10,7 +10,7 @@ import pandas as pd
 
 from dlexp.finding import Protocol, RunContext, Training
 from dlexp.measures import accuracy_and_cost, weight_norm
-from dlexp.models import ModelSpec
+from dlexp.model_spec import ModelSpec
 from dlexp.trainer import Schedule
 
 

@@ -39,7 +39,7 @@ import torch
 from dlexp.data import Split
 from dlexp.finding import RunContext, Training
 from dlexp.measures import accuracy_and_cost, weight_norm
-from dlexp.models import ModelSpec
+from dlexp.model_spec import ModelSpec
 from dlexp.trainer import Schedule
 
 from .weight_histograms import WeightMagnitudeHistogram

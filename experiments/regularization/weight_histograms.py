@@ -10,7 +10,8 @@ import numpy as np
 import pandas as pd
 import torch
 
-from dlexp.models import ModelSpec, StackedMLP
+from dlexp.model_spec import ModelSpec
+from dlexp.models import StackedMLP
 from dlexp.table import long_row
 
 WEIGHT_COUNT = "weight_count"

@@ -28,7 +28,8 @@ import torch
 from dlexp.data import Split
 from dlexp.finding import Protocol, RunContext
 from dlexp.measures import accuracy_and_cost, evaluate, layer_gradient_norms
-from dlexp.models import ModelSpec, StackedMLP
+from dlexp.model_spec import ModelSpec
+from dlexp.models import StackedMLP
 from dlexp.trainer import Schedule
 
 NETWORKS: dict[str, dict[str, Any]] = {

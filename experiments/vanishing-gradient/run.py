@@ -25,7 +25,8 @@ import torch
 from dlexp.data import Split
 from dlexp.finding import RunContext, Training
 from dlexp.measures import accuracy_and_cost, layer_gradient_norms
-from dlexp.models import ModelSpec, StackedMLP
+from dlexp.model_spec import ModelSpec
+from dlexp.models import StackedMLP
 from dlexp.registry import ExperimentError
 from dlexp.trainer import Schedule
 

@@ -22,7 +22,8 @@ import torch
 from dlexp.data import Split
 from dlexp.finding import Protocol, RunContext, Training
 from dlexp.measures import accuracy_and_cost, hidden_pre_activations
-from dlexp.models import ModelSpec, StackedMLP
+from dlexp.model_spec import ModelSpec
+from dlexp.models import StackedMLP
 from dlexp.table import long_row
 from dlexp.trainer import Measure, Schedule, stacks
 

@@ -6,7 +6,7 @@ import torch
 from dlexp.data import Split
 from dlexp.finding import RunContext
 from dlexp.measures import accuracy_and_cost
-from dlexp.models import ModelSpec
+from dlexp.model_spec import ModelSpec
 from dlexp.trainer import Schedule
 
 
