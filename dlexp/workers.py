@@ -37,7 +37,7 @@ Job = Callable[[Advance], Any]
 # Models per shard: a stack of 24 784-30-…-10 nets costs 6.3 s per epoch in one piece, 6.5 s cut
 # in two shards of 12, 6.9 s in three of 8 and 8.6 s in four of 6 (per-operation overhead).
 MLP_MODELS_PER_SHARD = 12
-# Shards per stack at least, so that even one stack keeps this project's two cores busy.
+# Shards in all at least, so that even one stack keeps this project's two cores busy.
 MIN_SHARDS = 2
 # A LeNet-5 step is a thousand times an MLP's, so overhead is no concern; stacking two still
 # pays (grouped convolutions), and shards of two keep both cores busy for 3 or 5 seeds.
@@ -50,14 +50,24 @@ PROGRESS_INTERVAL = 0.2
 
 def cut(models: Sequence[T], per_shard: int) -> list[list[T]]:
     """`models` in contiguous shards of near-equal size, in their order: ⌈M / per_shard⌉ of
-    them, and at least two (this machine's two cores) when there are two models or more."""
-    count = max(-(-len(models) // per_shard), min(len(models), MIN_SHARDS))
+    them."""
+    count = -(-len(models) // per_shard)
     size, extra = divmod(len(models), count)
     shards, start = [], 0
     for index in range(count):
         end = start + size + (index < extra)
         shards.append(list(models[start:end]))
         start = end
+    return shards
+
+
+def enough_shards(shards: list[list[T]]) -> list[list[T]]:
+    """`shards` with the largest halved until there are MIN_SHARDS (this machine's two cores)
+    or every shard holds one model."""
+    shards = list(shards)
+    while len(shards) < MIN_SHARDS and any(len(shard) > 1 for shard in shards):
+        largest = max(range(len(shards)), key=lambda index: len(shards[index]))
+        shards[largest : largest + 1] = cut(shards[largest], -(-len(shards[largest]) // 2))
     return shards
 
 

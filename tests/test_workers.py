@@ -18,7 +18,7 @@ from dlexp.model_spec import ModelSpec
 from dlexp.models import StackedMLP
 from dlexp.progress import Reporter
 from dlexp.trainer import Schedule
-from dlexp.workers import cut, run_jobs
+from dlexp.workers import cut, enough_shards, run_jobs
 from tests.helpers import dlexp, needs_mnist
 
 
@@ -29,8 +29,20 @@ def test_cut_keeps_the_order_and_makes_near_equal_shards_no_larger_than_asked(m,
     assert [model for shard in shards for model in shard] == models
     sizes = [len(shard) for shard in shards]
     assert max(sizes) - min(sizes) <= 1
-    assert len(shards) == max(-(-m // per_shard), min(m, 2))
-    assert max(sizes) <= per_shard or len(shards) == 2
+    assert len(shards) == -(-m // per_shard)
+    assert max(sizes) <= per_shard
+
+
+@given(st.lists(st.integers(1, 30), min_size=1, max_size=4))
+def test_a_lone_shard_is_halved_for_both_cores_and_more_shards_are_left_as_they_are(sizes):
+    models = iter(range(sum(sizes)))
+    shards = [[next(models) for _ in range(size)] for size in sizes]
+    enough = enough_shards(shards)
+    assert [model for shard in enough for model in shard] == list(range(sum(sizes)))
+    if len(sizes) > 1 or sizes[0] == 1:
+        assert enough == shards
+    else:
+        assert [len(shard) for shard in enough] == [-(-sizes[0] // 2), sizes[0] // 2]
 
 
 def synthetic(n: int = 400) -> Split:
