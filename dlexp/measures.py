@@ -7,7 +7,9 @@ only one finding uses live in that experiment's folder.
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from typing import Any
 
 import torch
@@ -47,6 +49,40 @@ def weight_norm(net: StackedMLP) -> dict[str, torch.Tensor]:
 EVALUATION_CHUNK = 1_000
 
 
+@dataclass(frozen=True)
+class Chunk:
+    """Consecutive examples of a split for one test pass: their images, and the same images
+    with only the input units that some example lights (`lit`, their indices; None when all
+    are). MNIST's 1,000-image chunks light about 600 of the 784 pixels, so z^1 = W^1 x + b^1
+    costs a quarter fewer multiplications over the lit units alone (`StackedMLP.first_layer`)."""
+
+    images: torch.Tensor
+    labels: torch.Tensor
+    lit: torch.Tensor | None
+    lit_images: torch.Tensor
+
+
+_chunks: weakref.WeakKeyDictionary[Split, dict[int, list[Chunk]]] = weakref.WeakKeyDictionary()
+
+
+def chunks(split: Split, size: int = EVALUATION_CHUNK) -> list[Chunk]:
+    """`split` in chunks of `size` examples, each with its lit input units; worked out once per
+    split and size and kept while the split lives (made before the workers fork, shared by
+    them)."""
+    kept = _chunks.setdefault(split, {})
+    if size not in kept:
+        starts = range(0, len(split), size)
+        kept[size] = [lit_chunk(split[start : start + size]) for start in starts]
+    return kept[size]
+
+
+def lit_chunk(part: Split) -> Chunk:
+    lit = part.images.ne(0).any(0).nonzero().squeeze(1)
+    if len(lit) == part.images.shape[1]:
+        return Chunk(part.images, part.labels, None, part.images)
+    return Chunk(part.images, part.labels, lit, part.images.index_select(1, lit))
+
+
 def evaluate(
     net: StackedMLP, split: Split, chunk: int = EVALUATION_CHUNK
 ) -> tuple[torch.Tensor, torch.Tensor]:
@@ -54,12 +90,16 @@ def evaluate(
     split = split.to(net.device)
     total_cost = torch.zeros(net.n_models, device=net.device, dtype=torch.float64)
     correct = torch.zeros(net.n_models, device=net.device, dtype=torch.float64)
-    for start in range(0, len(split), chunk):
-        images = split.images[start : start + chunk]
-        labels = split.labels[start : start + chunk]
-        trace = net.forward(images)
-        total_cost += net.cost(trace, labels).sum(-1).double()
-        correct += (net.predictions(trace) == labels).sum(-1).double()
+    # 0 · ∞ is NaN: a net whose first-layer weights are no longer finite is fed every input unit,
+    # so that it scores as it would with all of them.
+    finite = bool(net.weights[0].isfinite().all())
+    for part in chunks(split, chunk):
+        if finite and part.lit is not None:
+            trace = net.forward(part.lit_images, lit=part.lit)
+        else:
+            trace = net.forward(part.images)
+        total_cost += net.cost(trace, part.labels).sum(-1).double()
+        correct += (net.predictions(trace) == part.labels).sum(-1).double()
     return total_cost / len(split), correct / len(split)
 
 
@@ -71,6 +111,10 @@ def accuracy_and_cost(splits: dict[str, Split], score: Score = evaluate) -> Meas
     """A measure reporting `<split>_cost` and `<split>_accuracy` for each named split, scored by
     `score` (`evaluate` for MLP stacks; a smaller chunk for very deep ones; the conv trainer's
     for convolutional stacks)."""
+
+    if score is evaluate:  # here, before the workers fork: they share the chunks
+        for split in splits.values():
+            chunks(split)
 
     def measure(net: StackedMLP) -> dict[str, torch.Tensor]:
         values = {}

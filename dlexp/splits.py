@@ -41,7 +41,9 @@ class Split:
         return Split(self.images[rows], self.labels[rows], pixels)
 
     def to(self, device: torch.device | str) -> Split:
-        """This split with its tensors on device."""
+        """This split with its tensors on device (itself when they are there already)."""
+        if self.images.device == self.labels.device == torch.device(device):
+            return self
         pixels = None if self.pixels is None else self.pixels.to(device)
         return Split(self.images.to(device), self.labels.to(device), pixels)
 
