@@ -215,8 +215,8 @@ class Training:
 
     def shards(self, cut_stacks: bool) -> list[list]:
         """The stacks, cut into shards unless `cut_stacks` is False or stacks stay whole: each
-        stack into shards of at most the models per shard, and a training left with one shard
-        has it halved for the two cores. A shard pays its own per-step overhead, so small
+        stack into shards of at most the models per shard (`cut`), and a training left with one
+        shard has it halved for the two cores. A shard pays its own per-step overhead, so small
         stacks stay whole when other shards keep both cores busy (the depth sweep's 6 nets
         without a hidden layer: one shard, not two; 120.9–124.6 → 114.6–116.0 s). Each
         training is cut on its own, so it is cut alike whether trained alone or together."""

@@ -50,8 +50,12 @@ PROGRESS_INTERVAL = 0.2
 
 def cut(models: Sequence[T], per_shard: int) -> list[list[T]]:
     """`models` in contiguous shards of near-equal size, in their order: ⌈M / per_shard⌉ of
-    them."""
+    them, and at least MIN_SHARDS when there are per_shard models or more, so that both cores
+    share a full stack (residual-depth's three stacks of 12 deep nets: 80 s in three shards,
+    59 s in six)."""
     count = -(-len(models) // per_shard)
+    if len(models) >= per_shard:
+        count = max(count, MIN_SHARDS)
     size, extra = divmod(len(models), count)
     shards, start = [], 0
     for index in range(count):
