@@ -82,27 +82,28 @@ def exit_code(code: object) -> int:
 
 @app.command("list")
 def list_experiments() -> None:
-    """A table of the experiments: name, lecture claim, source, scales and rough runtime."""
+    """A table of the experiments: name, lecture claim and source, claims, and rough runtime
+    per scale."""
     table = Table(title="dlexp experiments", show_lines=True, expand=True)
     table.add_column("name", no_wrap=True, style="bold")
-    table.add_column("lecture claim", ratio=4)
-    table.add_column("source", ratio=2)
-    table.add_column("claims", no_wrap=True)
-    table.add_column("scales", no_wrap=True)
-    table.add_column("runtime", no_wrap=True)
+    # The claim and its source share the one column that wraps, and the claims' count and the
+    # runtime of each scale the other: an 80-column terminal left a few letters to each of six.
+    table.add_column("lecture claim (deck: slide)", ratio=1)
+    table.add_column("claims, runtime", no_wrap=True)
     for experiment in guarded(load_all):
+        source = cell(f"\n({experiment.source.deck}: {experiment.source.slide})")
+        source.stylize("dim")
+        runtimes = "\n".join(
+            f"{scale}: {experiment.runtime[scale]}" if scale in experiment.runtime else scale
+            for scale in experiment.scales
+        )
         table.add_row(
-            *map(
-                cell,
-                (
-                    experiment.name,
-                    experiment.claim,
-                    f"{experiment.source.deck}: {experiment.source.slide}",
-                    f"{len(experiment.claims)}\n({experiment.empirical_claims} empirical)",
-                    "\n".join(experiment.scales),
-                    "\n".join(f"{s}: {t}" for s, t in experiment.runtime.items()),
-                ),
-            )
+            cell(experiment.name),
+            cell(experiment.claim) + source,
+            cell(
+                f"{len(experiment.claims)} claims\n"
+                f"({experiment.empirical_claims} empirical)\n{runtimes}"
+            ),
         )
     out_console.print(table)
 

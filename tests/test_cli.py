@@ -21,6 +21,17 @@ def test_list_shows_every_experiment_with_claim_source_scales_runtime():
     assert "tiny" in result.output and "lecture" in result.output
 
 
+def test_list_keeps_the_claims_readable_on_an_80_column_terminal():
+    environment = {**os.environ, "COLUMNS": "80"}
+    listed = subprocess.run(
+        [sys.executable, "-m", "dlexp", "list"], capture_output=True, text=True, env=environment
+    )
+    lines = listed.stdout.splitlines()
+    assert max(len(line) for line in lines) <= 80
+    assert any("Backpropagation is the chain" in line for line in lines)
+    assert any("lecture: 4 s" in line for line in lines)
+
+
 def test_the_real_command_flushes_all_its_output_and_keeps_the_exit_code_without_teardown():
     environment = {**os.environ, "COLUMNS": "300"}
     listed = subprocess.run(
