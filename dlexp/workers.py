@@ -6,14 +6,15 @@ So `RunContext.train_together` cuts every stack into shards and trains them `wor
 each in a process forked for it, which sends back its results table and which of its models
 stayed finite. Measured: one epoch of the 15-model depth sweep 4.6 s with one worker, 2.6 s with
 two (`bench/bench_trainer.py`); the lecture-scale depth sweep 351 s before, 154 s after (132–139 s
-since `dlexp.blas`, 131 s since torch.sigmoid and the byte gather).
+since `dlexp.blas`, 131 s since torch.sigmoid and the byte gather, 108 s since scoring over lit
+input units and small stacks left whole).
 
-Determinism: how a stack is cut depends only on its models and device (`cut`; a GPU trains
-whole stacks), never on the number of workers, and a shard is the same computation in whichever
-process trains it. So metrics.csv is byte-identical for any number of workers
-(`tests/test_workers.py` checks 1 against 2). Worker processes are forked (they inherit the data
-and the measures without copying them), on the CPU only: CUDA does not survive a fork, and one
-GPU gains nothing from several processes.
+Determinism: how a stack is cut depends only on its models, its training's other stacks and
+the device (`cut`, `enough_shards`; a GPU trains whole stacks), never on the number of workers,
+and a shard is the same computation in whichever process trains it. So metrics.csv is
+byte-identical for any number of workers (`tests/test_workers.py` checks 1 against 2). Worker
+processes are forked (they inherit the data and the measures without copying them), on the CPU
+only: CUDA does not survive a fork, and one GPU gains nothing from several processes.
 """
 
 from __future__ import annotations
@@ -37,7 +38,8 @@ Job = Callable[[Advance], Any]
 # Models per shard: a stack of 24 784-30-…-10 nets costs 6.3 s per epoch in one piece, 6.5 s cut
 # in two shards of 12, 6.9 s in three of 8 and 8.6 s in four of 6 (per-operation overhead).
 MLP_MODELS_PER_SHARD = 12
-# Shards in all at least, so that even one stack keeps this project's two cores busy.
+# Shards at least of a full stack and of a training's stacks in all (`cut`, `enough_shards`), so
+# that this project's two cores share them.
 MIN_SHARDS = 2
 # A LeNet-5 step is a thousand times an MLP's, so overhead is no concern; stacking two still
 # pays (grouped convolutions), and shards of two keep both cores busy for 3 or 5 seeds.
