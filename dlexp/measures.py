@@ -77,6 +77,7 @@ def chunks(split: Split, size: int = EVALUATION_CHUNK) -> list[Chunk]:
 
 
 def lit_chunk(part: Split) -> Chunk:
+    """`part` as one chunk, with the input units that some example lights."""
     lit = part.images.ne(0).any(0).nonzero().squeeze(1)
     if len(lit) == part.images.shape[1]:
         return Chunk(part.images, part.labels, None, part.images)
@@ -94,10 +95,7 @@ def evaluate(
     # so that it scores as it would with all of them.
     finite = bool(net.weights[0].isfinite().all())
     for part in chunks(split, chunk):
-        if finite and part.lit is not None:
-            trace = net.forward(part.lit_images, lit=part.lit)
-        else:
-            trace = net.forward(part.images)
+        trace = net.forward(part.lit_images, lit=part.lit) if finite else net.forward(part.images)
         total_cost += net.cost(trace, part.labels).sum(-1).double()
         correct += (net.predictions(trace) == part.labels).sum(-1).double()
     return total_cost / len(split), correct / len(split)

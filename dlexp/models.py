@@ -220,17 +220,17 @@ class StackedMLP:
         input dropout), of the inputs scaled by p. With `lit`, x [B, k] holds only the input
         units of those indices, and z^1_j = Σ_k w_jk x_k + b_j runs over them alone: the other
         units are 0 in every example and add nothing."""
-        m, n_out, n_in = self.weights[0].shape
-        weight = self.weights[0].view(m * n_out, n_in)
-        if lit is not None:  # (of the [M·out, in] matrix: 5× faster than of [M, out, in])
-            weight = weight.index_select(1, lit)
         if x.dim() == 3:
             z = self.first_product(x, self.weights_t[0])
-        elif self.columns:
-            z = (weight @ x.T).view(m, n_out, len(x))
-            z = z.mul_(scale) if scale is not None else z
-            return z.add_(self.bias_columns[0]).mT  # in place: z is this pass's own
         else:
+            m, n_out, n_in = self.weights[0].shape
+            weight = self.weights[0].view(m * n_out, n_in)
+            if lit is not None:  # (of the [M·out, in] matrix: 5× faster than of [M, out, in])
+                weight = weight.index_select(1, lit)
+            if self.columns:
+                z = (weight @ x.T).view(m, n_out, len(x))
+                z = z.mul_(scale) if scale is not None else z
+                return z.add_(self.bias_columns[0]).mT  # in place: z is this pass's own
             z = (x @ weight.T).view(len(x), m, n_out).transpose(0, 1)
         return (z if scale is None else z * scale) + self.bias_rows[0]
 

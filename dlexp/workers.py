@@ -68,12 +68,10 @@ def cut(models: Sequence[T], per_shard: int) -> list[list[T]]:
 
 
 def enough_shards(shards: list[list[T]]) -> list[list[T]]:
-    """`shards` with the largest halved until there are MIN_SHARDS (this machine's two cores)
-    or every shard holds one model."""
-    shards = list(shards)
-    while len(shards) < MIN_SHARDS and any(len(shard) > 1 for shard in shards):
-        largest = max(range(len(shards)), key=lambda index: len(shards[index]))
-        shards[largest : largest + 1] = cut(shards[largest], -(-len(shards[largest]) // 2))
+    """`shards`, or its one shard halved (this machine's two cores) when there is only one and
+    it holds more than one model."""
+    if len(shards) == 1 and len(shards[0]) > 1:
+        return cut(shards[0], -(-len(shards[0]) // MIN_SHARDS))
     return shards
 
 
