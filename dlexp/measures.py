@@ -51,12 +51,13 @@ EVALUATION_CHUNK = 1_000
 
 @dataclass(frozen=True)
 class Chunk:
-    """Consecutive examples of a split for one test pass: their images, and the same images
-    with only the input units that some example lights (`lit`, their indices; None when all
-    are). MNIST's 1,000-image chunks light about 600 of the 784 pixels, so z^1 = W^1 x + b^1
-    costs a quarter fewer multiplications over the lit units alone (`StackedMLP.first_layer`)."""
+    """Examples of a split for one test pass: their `rows` in the split, their labels, and
+    their images with only the input units that some example lights (`lit`, their indices;
+    None when all are). A pixel that is 0 in every image of the chunk adds nothing to
+    z^1 = W^1 x + b^1, so the first layer multiplies over the lit units alone
+    (`StackedMLP.first_layer`)."""
 
-    images: torch.Tensor
+    rows: torch.Tensor
     labels: torch.Tensor
     lit: torch.Tensor | None
     lit_images: torch.Tensor
@@ -66,22 +67,31 @@ _chunks: weakref.WeakKeyDictionary[Split, dict[int, list[Chunk]]] = weakref.Weak
 
 
 def chunks(split: Split, size: int = EVALUATION_CHUNK) -> list[Chunk]:
-    """`split` in chunks of `size` examples, each with its lit input units; worked out once per
-    split and size and kept while the split lives (made before the workers fork, shared by
-    them)."""
+    """`split` in chunks of `size` examples taken class by class, each with its lit input
+    units; worked out once per split and size and kept while the split lives (made before the
+    workers fork, shared by them).
+
+    Images of one class light much the same pixels: MNIST's test images in chunks of 1,000
+    light 596 of the 784 pixels on average in the split's order, 524 class by class. Scoring
+    the 10,000 test images: 12 784-100-10 nets 193 → 158 ms, 12 depth-sweep nets of 3 hidden
+    layers 78 → 70 ms (best of five). A split's cost and accuracy are sums over all its
+    examples, in whatever order.
+    """
     kept = _chunks.setdefault(split, {})
     if size not in kept:
-        starts = range(0, len(split), size)
-        kept[size] = [lit_chunk(split[start : start + size]) for start in starts]
+        by_class = torch.sort(split.labels, stable=True).indices
+        kept[size] = [lit_chunk(split, rows) for rows in by_class.split(size)]
     return kept[size]
 
 
-def lit_chunk(part: Split) -> Chunk:
-    """`part` as one chunk, with the input units that some example lights."""
-    lit = part.images.ne(0).any(0).nonzero().squeeze(1)
-    if len(lit) == part.images.shape[1]:
-        return Chunk(part.images, part.labels, None, part.images)
-    return Chunk(part.images, part.labels, lit, part.images.index_select(1, lit))
+def lit_chunk(split: Split, rows: torch.Tensor) -> Chunk:
+    """The examples `rows` of `split` as one chunk, with the input units that some image
+    lights."""
+    images = split.images.index_select(0, rows)
+    lit = images.ne(0).any(0).nonzero().squeeze(1)
+    if len(lit) == images.shape[1]:
+        return Chunk(rows, split.labels[rows], None, images)
+    return Chunk(rows, split.labels[rows], lit, images.index_select(1, lit))
 
 
 def evaluate(
@@ -95,7 +105,10 @@ def evaluate(
     # so that it scores as it would with all of them.
     finite = bool(net.weights[0].isfinite().all())
     for part in chunks(split, chunk):
-        trace = net.forward(part.lit_images, lit=part.lit) if finite else net.forward(part.images)
+        if finite:
+            trace = net.forward(part.lit_images, lit=part.lit)
+        else:
+            trace = net.forward(split.images.index_select(0, part.rows))
         total_cost += net.cost(trace, part.labels).sum(-1).double()
         correct += (net.predictions(trace) == part.labels).sum(-1).double()
     return total_cost / len(split), correct / len(split)

@@ -1,6 +1,6 @@
-"""Scoring a stack on a split (`dlexp.measures.evaluate`): chunk by chunk, over the input units
-each chunk lights; the same costs and accuracies as over every input unit, and a net whose
-weights are no longer finite scores as it would over all of them."""
+"""Scoring a stack on a split (`dlexp.measures.evaluate`): chunk by chunk, class by class, over
+the input units each chunk lights; the same costs and accuracies as over every input unit, and a
+net whose weights are no longer finite scores as it would over all of them."""
 
 import math
 
@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from dlexp.data import Split, synthetic_classification
-from dlexp.measures import Chunk, chunks, evaluate
+from dlexp.measures import chunks, evaluate
 from dlexp.model_spec import ModelSpec
 from dlexp.models import StackedMLP
 
@@ -43,19 +43,40 @@ def test_each_chunk_keeps_exactly_the_input_units_some_example_lights():
     split = dark_edged()
     parts = chunks(split, 100)
     assert [len(part.labels) for part in parts] == [100, 100, 100]
-    assert parts[0].lit.tolist() == list(range(10, 40))  # the first 150 light units 10–39
-    assert parts[2].lit.tolist() == list(range(5, 40))
-    for part, start in zip(parts, (0, 100, 200)):
-        assert torch.equal(part.images, split.images[start : start + 100])
-        assert torch.equal(part.lit_images, part.images[:, part.lit])
-        assert not part.images[:, [u for u in range(40) if u not in part.lit]].any()
+    for part in parts:
+        images = split.images[part.rows]
+        assert torch.equal(part.labels, split.labels[part.rows])
+        assert torch.equal(part.lit_images, images[:, part.lit])
+        assert not images[:, [u for u in range(40) if u not in part.lit]].any()
+        assert part.lit.tolist() == images.ne(0).any(0).nonzero().squeeze(1).tolist()
+    assert all(part.lit[0] >= 5 for part in parts)  # units 0–4 are dark in every example
     assert chunks(split, 100) is parts  # worked out once per split and size
+
+
+def test_chunks_take_every_example_once_class_by_class():
+    split = dark_edged()
+    rows = torch.cat([part.rows for part in chunks(split, 64)])
+    assert sorted(rows.tolist()) == list(range(len(split)))
+    labels = split.labels[rows]
+    assert torch.equal(labels, labels.sort().values)
+
+
+def test_a_chunk_of_one_class_lights_only_that_class_s_units():
+    shuffle = torch.randperm(100, generator=torch.Generator().manual_seed(0))
+    labels = torch.arange(4).repeat_interleave(25)[shuffle]
+    images = torch.zeros(100, 40)
+    for unit_block, label in zip(images.view(100, 4, 10).unbind(1), range(4)):
+        unit_block[labels == label] = 0.5  # class k lights units 10k … 10k + 9
+    parts = chunks(Split(images, labels), 25)
+    for label, part in enumerate(parts):
+        assert part.lit.tolist() == list(range(10 * label, 10 * label + 10))
 
 
 def test_a_chunk_lighting_every_unit_is_scored_as_it_is():
     split = synthetic_classification(50, n_features=8, seed=1)
     (part,) = chunks(split, 50)
-    assert part == Chunk(part.images, part.labels, None, part.images)
+    assert part.lit is None
+    assert torch.equal(part.lit_images, split.images[part.rows])
 
 
 @pytest.mark.parametrize("size", [64, 1000])
@@ -71,7 +92,7 @@ def test_the_first_layer_over_the_lit_units_is_the_first_layer_over_every_unit()
     net, split = stack(), dark_edged()
     part = chunks(split, 150)[1]
     lit = net.forward(part.lit_images, lit=part.lit)
-    every = net.forward(part.images)
+    every = net.forward(split.images[part.rows])
     for z_lit, z in zip(lit.zs, every.zs):
         torch.testing.assert_close(z_lit, z, rtol=1e-6, atol=1e-6)
 
