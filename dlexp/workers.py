@@ -30,6 +30,7 @@ from typing import Any, TypeVar
 
 import torch
 
+from dlexp.heap import HeapTrimmer
 from dlexp.progress import Advance
 
 T = TypeVar("T")
@@ -138,17 +139,20 @@ def check_alive(running: dict[int, Any]) -> None:
 
 
 def work(index: int, job: Job, messages: Any) -> None:
-    """In the worker: run the job, reporting progress every PROGRESS_INTERVAL and then the result
-    (or the error). Ctrl-C and SIGTERM are the parent's to handle; it ends its workers."""
+    """In the worker: run the job, reporting progress every PROGRESS_INTERVAL (and handing back
+    the memory its heap has freed, should it pile up: `dlexp.heap`) and then the result (or the
+    error). Ctrl-C and SIGTERM are the parent's to handle; it ends its workers."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     done, last = 0, time.monotonic()
+    trim_heap = HeapTrimmer()
 
     def advance(steps: int) -> None:
         nonlocal done, last
         done += steps
         if time.monotonic() - last >= PROGRESS_INTERVAL:
             messages.put(("progress", index, done))
+            trim_heap()
             done, last = 0, time.monotonic()
 
     try:
