@@ -98,7 +98,15 @@ def no_minor_ticks_over_decades(figure: plt.Figure) -> None:
 
 
 def render(figure: plt.Figure, paths: list[Path]) -> None:
-    figure.tight_layout()
+    """Lay `figure` out once and write each of `paths`. A figure made with constrained layout
+    (which places a shared colour bar, as tight_layout cannot) is laid out by it, once: left
+    on, it lays the figure out again for every format (weight-init's activation histograms,
+    both formats: 1.29–1.30 → 1.12–1.14 s, best of five)."""
+    if isinstance(figure.get_layout_engine(), matplotlib.layout_engine.ConstrainedLayoutEngine):
+        figure.draw_without_rendering()
+        figure.set_layout_engine("none")
+    else:
+        figure.tight_layout()
     for path in paths:
         figure.savefig(path, metadata={"Date": None} if path.suffix == ".svg" else None)
 

@@ -1,11 +1,13 @@
 """Shared plotting: log axes labelled in Unicode (10⁻³, 2×10⁻¹) with the same ticks and the same
-labels as matplotlib's mathtext default; no comb of minor ticks on a log axis over many decades."""
+labels as matplotlib's mathtext default; no comb of minor ticks on a log axis over many decades; a
+figure with constrained layout laid out once."""
 
 import matplotlib
 
 matplotlib.use("Agg")
 
 import matplotlib.pyplot as plt
+from matplotlib.layout_engine import ConstrainedLayoutEngine
 
 from dlexp.figures import plain_log_labels, save
 
@@ -63,3 +65,26 @@ def test_a_log_axis_over_more_than_four_decades_loses_its_minor_ticks_only(tmp_p
     assert y_wide.get_minorticklocs().size == 0 and y_narrow.get_minorticklocs().size > 10
     assert wide.axes[0].xaxis.get_minorticklocs().size > 0
     assert [t for t in tick_labels(y_wide) if t][:3] == ["10⁻⁸", "10⁻⁷", "10⁻⁶"]  # every decade
+
+
+def colour_bar_figure() -> plt.Figure:
+    figure, axes = plt.subplots(1, 2, layout="constrained")
+    image = axes[0].imshow([[0.0, 1.0], [1.0, 0.0]])
+    axes[1].plot([0, 1], [1, 0])
+    axes[1].set_ylabel("a long label that constrained layout makes room for")
+    figure.colorbar(image, ax=axes, label="value")
+    return figure
+
+
+def test_a_constrained_figure_is_laid_out_once_by_its_engine_then_written(tmp_path):
+    laid_out = colour_bar_figure()
+    laid_out.draw_without_rendering()
+    want = [ax.get_position().bounds for ax in laid_out.axes]
+    figure = colour_bar_figure()
+    before = [ax.get_position().bounds for ax in figure.axes]
+    paths = save(figure, tmp_path, "bar")
+    assert [path.name for path in paths] == ["bar.png", "bar.svg"]
+    assert all(path.stat().st_size > 0 for path in paths)
+    assert [ax.get_position().bounds for ax in figure.axes] == want != before
+    assert not isinstance(figure.get_layout_engine(), ConstrainedLayoutEngine)
+    plt.close(laid_out)

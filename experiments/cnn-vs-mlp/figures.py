@@ -48,6 +48,7 @@ def figure_kernels(table: pd.DataFrame, scale: str, folder: Path) -> list[Path]:
         len(maps),
         figsize=(1.5 * len(maps) + 1.2, 1.5 * len(seeds) + 1.1),
         squeeze=False,
+        layout="constrained",  # places the shared colour bar, which tight_layout cannot
     )
     for i, seed in enumerate(seeds):
         for j, number in enumerate(maps):
@@ -71,11 +72,7 @@ def figure_kernels(table: pd.DataFrame, scale: str, folder: Path) -> list[Path]:
         f"{best['cnn']:g}, one row per seed" + scale_note(scale),
         fontsize=10,
     )
-    paths = [folder / "first_layer_kernels.png", folder / "first_layer_kernels.svg"]
-    for path in paths:  # no tight_layout: it cannot place the shared colour bar
-        fig.savefig(path, metadata={"Date": None} if path.suffix == ".svg" else None)
-    plt.close(fig)
-    return paths
+    return save(fig, folder, "first_layer_kernels")
 
 
 def at_best_eta(table: pd.DataFrame, metric: str) -> pd.DataFrame:

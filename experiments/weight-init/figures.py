@@ -191,8 +191,4 @@ def figure_deep_histograms(
     )
     fig.colorbar(mappable, ax=axes, label="hidden layer (1 = next to the input)", shrink=0.8)
     fig.suptitle(f"Activations per layer (first seed): {deep_title(protocol)}" + scale_note(scale))
-    paths = [folder / "deep_activation_histograms.png", folder / "deep_activation_histograms.svg"]
-    for path in paths:
-        fig.savefig(path, metadata={"Date": None} if path.suffix == ".svg" else None)
-    plt.close(fig)
-    return paths
+    return save(fig, folder, "deep_activation_histograms")
