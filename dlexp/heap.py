@@ -3,8 +3,8 @@
 glibc's heap keeps the memory a process frees and reuses it, returning it to the system only
 from the heap's top. A worker starts with its parent's resident pages (the data and its scoring
 chunks, shared) and allocates and frees some megabytes per test pass; over regularization's 400
-epochs its heap kept up to 660 MB it no longer used, so that its peak moved between 668 and
-1,565 MB in identical runs (the issue's budget: 1.5 GB). glibc's `malloc_trim(0)` after every
+epochs its heap kept up to 660 MB it no longer used: its peak ranged from 668 to 1,565 MB over
+this project's runs, by hundreds of MB between identical ones (the issue's budget: 1.5 GB). glibc's `malloc_trim(0)` after every
 epoch kept workers at their parent's size but made regularization 5% slower (the pages are
 faulted in again); trimming only once a worker has grown by `TRIM_GROWTH_MB` bounds its peak
 at no measurable cost: regularization at lecture scale 205.5 s and 890 MB without, 206.1 and
