@@ -7,8 +7,8 @@ epochs its heap kept up to 660 MB it no longer used: its peak ranged from 668 to
 this project's runs, by hundreds of MB between identical ones (the issue's budget: 1.5 GB).
 glibc's `malloc_trim(0)` after every epoch kept workers at their parent's size but made
 regularization 5% slower (the pages are faulted in again); trimming only once a worker has
-grown by `TRIM_GROWTH_MB` bounds its peak at no measurable cost: regularization at lecture scale 205.5 s and 890 MB without, 206.1 and
-208.9 s and 777 and 780 MB with (15 trims in a run).
+grown by `TRIM_GROWTH_MB` bounds its peak at no measurable cost: regularization at lecture
+scale 205.5 s and 890 MB without, 206.1 and 208.9 s and 777 and 780 MB with (15 trims a run).
 """
 
 from __future__ import annotations
