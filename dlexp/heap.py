@@ -14,7 +14,7 @@ scale 205.5 s and 890 MB without, 206.1 and 208.9 s and 777 and 780 MB with (15 
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
+import functools
 from collections.abc import Callable
 from pathlib import Path
 
@@ -35,12 +35,15 @@ def resident_mb() -> float | None:
         return None
 
 
+@functools.cache
 def malloc_trim() -> Callable[[int], int] | None:
-    """glibc's `malloc_trim`, or None where the C library has none (macOS, musl)."""
-    name = ctypes.util.find_library("c")
-    if name is None:
+    """glibc's `malloc_trim`, or None where the C library has none (macOS, musl, Windows).
+    Looked up among the symbols the process has loaded: `ctypes.util.find_library` would run
+    a subprocess (2 ms) in every worker."""
+    try:
+        return getattr(ctypes.CDLL(None), "malloc_trim", None)
+    except (OSError, TypeError):
         return None
-    return getattr(ctypes.CDLL(name), "malloc_trim", None)
 
 
 class HeapTrimmer:
