@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import ctypes
 import functools
+import os
 from collections.abc import Callable
 from pathlib import Path
 
@@ -24,14 +25,14 @@ from pathlib import Path
 TRIM_GROWTH_MB = 128.0
 
 STATM = Path("/proc/self/statm")
-PAGE_MB = 4096 / 2**20
 
 
 def resident_mb() -> float | None:
     """This process's resident memory now (MB), where the platform tells it (Linux)."""
     try:
-        return int(STATM.read_text().split()[1]) * PAGE_MB
-    except (OSError, IndexError, ValueError):
+        pages = int(STATM.read_text().split()[1])
+        return pages * os.sysconf("SC_PAGE_SIZE") / 2**20
+    except (OSError, IndexError, ValueError, AttributeError):
         return None
 
 
