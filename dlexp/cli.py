@@ -16,6 +16,7 @@ from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
+from dlexp.collector import long_lived
 from dlexp.console import (
     cell,
     err_console,
@@ -184,7 +185,8 @@ def run(
         experiments = guarded(load_all) if name == "all" else [guarded(lambda: load(name))]
         with painting([experiment.code for experiment in experiments]):
             # torch is imported only now, while the painter imports matplotlib on the other core
-            runner = guarded(lambda: importlib.import_module("dlexp.runner"))
+            with long_lived():
+                runner = guarded(lambda: importlib.import_module("dlexp.runner"))
             prepared = [  # every experiment is checked before any is trained
                 guarded(
                     lambda e=each: runner.prepare(e, scale, overrides, seeds),
@@ -323,7 +325,8 @@ def report(
     """Regenerate every figure from the CSVs alone and write REPORT.md and report.html.
 
     Exit code 1 when a damaged run folder was skipped (its figures are left as they were)."""
-    from dlexp.report import write_report
+    with long_lived():
+        from dlexp.report import write_report
 
     reporter = Reporter(quiet=quiet or quiet_by_default())
     written = guarded(lambda: write_report(out, names or [], reporter))

@@ -24,6 +24,7 @@ import numpy as np
 import pandas as pd
 
 from dlexp.claims import mean_ci
+from dlexp.collector import after_fork
 
 plt.rcParams.update(
     {
@@ -124,6 +125,7 @@ class Renderers:
             self.wait_one()
         pid = os.fork()
         if pid == 0:  # the child renders, then leaves without running the parent's cleanup
+            after_fork()
             code = 0
             try:
                 render(figure, paths)

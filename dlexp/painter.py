@@ -30,6 +30,8 @@ from multiprocessing.connection import Connection, Pipe
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
+from dlexp.collector import after_fork, long_lived
+
 if TYPE_CHECKING:
     import pandas as pd
 
@@ -62,6 +64,7 @@ def painting(code_folders: list[Path]) -> Iterator[None]:
     ours, theirs = Pipe()
     pid = os.fork()
     if pid == 0:
+        after_fork()
         ours.close()
         serve(theirs, code_folders)
     theirs.close()
@@ -161,10 +164,11 @@ def serve(connection: Connection, code_folders: list[Path]) -> None:
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     code = 0
     try:
-        for folder in code_folders:
-            with contextlib.suppress(Exception):  # reported when a run asks for these figures
-                figures_of(folder)
-        from dlexp.results import peak_memory
+        with long_lived():
+            for folder in code_folders:
+                with contextlib.suppress(Exception):  # reported when a run asks for these figures
+                    figures_of(folder)
+            from dlexp.results import peak_memory
 
         while True:
             try:

@@ -30,6 +30,7 @@ from typing import Any, TypeVar
 
 import torch
 
+from dlexp.collector import after_fork
 from dlexp.heap import HeapTrimmer
 from dlexp.progress import Advance
 
@@ -142,6 +143,7 @@ def work(index: int, job: Job, messages: Any) -> None:
     """In the worker: run the job, reporting progress every PROGRESS_INTERVAL (and handing back
     the memory its heap has freed, should it pile up: `dlexp.heap`) and then the result (or the
     error). Ctrl-C and SIGTERM are the parent's to handle; it ends its workers."""
+    after_fork()
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     done, last = 0, time.monotonic()
