@@ -8,7 +8,8 @@ touches. Measured on a tiny mse-vs-bce run: the painter spent 0.72–0.80 s in f
 collections (four while it imported matplotlib and the figure code, one of 0.38–0.41 s while
 it drew), the main process 0.20 s while it imported torch, and two of the five renderers one
 collection each of 0.25–0.32 s, a third of their rendering; with `long_lived` around the
-imports and `after_fork` in every child, none of these is left (the run: 6.2–6.3 → 5.2–5.4 s).
+imports (the painter's included, which freezes what it inherited with them) and `after_fork`
+in every renderer and worker, none of these is left (the run: 6.2–6.3 → 5.2–5.4 s).
 """
 
 from __future__ import annotations

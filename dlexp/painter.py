@@ -30,7 +30,7 @@ from multiprocessing.connection import Connection, Pipe
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
-from dlexp.collector import after_fork, long_lived
+from dlexp.collector import long_lived
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -64,7 +64,6 @@ def painting(code_folders: list[Path]) -> Iterator[None]:
     ours, theirs = Pipe()
     pid = os.fork()
     if pid == 0:
-        after_fork()
         ours.close()
         serve(theirs, code_folders)
     theirs.close()
