@@ -18,6 +18,7 @@ from typing import Any, Protocol, TypeVar, runtime_checkable
 import pandas as pd
 import torch
 
+from dlexp.compiled_epoch import compiles, train_epoch
 from dlexp.data import Split
 from dlexp.dropout import Masks, epoch_masks, no_masks
 from dlexp.model_spec import ModelSpec
@@ -115,8 +116,8 @@ def train_stack(
     # the examples within the one batch does not change the gradient.
     full_batch = net.specs[0].batch_size >= len(data) and not net.input_dropout
     shared_targets = targets.expand(net.n_models, *targets.shape)
-    records = [measure_all(net, measures, epoch=0)]
-    for epoch in range(1, schedule.epochs + 1):
+
+    def stacked_epoch() -> None:
         # The backward pass is written out, so autograd has nothing to record: in inference
         # mode each operation skips its dispatch (a 12-net depth-sweep step 436–697 → 415–531 µs).
         with torch.inference_mode():
@@ -129,6 +130,18 @@ def train_stack(
                 sgd_step(net.forward(x, masks), y, masks)
                 if advance is not None:
                     advance(net.n_models)
+
+    def compiled_epoch() -> None:
+        inputs = images if data.pixels is None else data.pixels
+        train_epoch(net, inputs, targets, epoch_order(net, len(data)))
+        if advance is not None:
+            advance(net.n_models * -(-len(data) // net.specs[0].batch_size))
+
+    compiled = compiles(net.specs, len(data), schedule.epochs, net.device)
+    one_epoch = compiled_epoch if compiled else stacked_epoch
+    records = [measure_all(net, measures, epoch=0)]
+    for epoch in range(1, schedule.epochs + 1):
+        one_epoch()
         if schedule.measured(epoch):
             records.append(measure_all(net, measures, epoch=epoch))
     extra = [m.rows(net, schedule.epochs) for m in measures if isinstance(m, MeasureWithRows)]
@@ -142,12 +155,18 @@ def epoch_batches(net: StackedMLP, n: int) -> Iterable[tuple[torch.Tensor, Masks
     Each model shuffles with its own generator and then draws its epoch's dropout masks from it.
     """
     m_size = net.specs[0].batch_size
-    order = torch.stack([torch.randperm(n, generator=g) for g in net.generators])
+    order = epoch_order(net, n)
     dropout = net.dropout or net.input_dropout
     masks = epoch_masks(net, n) if dropout else itertools.repeat(no_masks(net))
     order = order.to(net.device)
     for start, step_masks in zip(range(0, n, m_size), masks):
         yield order[:, start : start + m_size].reshape(-1), step_masks
+
+
+def epoch_order(net: StackedMLP, n: int) -> torch.Tensor:
+    """[M, n]: the order in which each model takes the n examples this epoch, drawn from its
+    own generator."""
+    return torch.stack([torch.randperm(n, generator=g) for g in net.generators])
 
 
 def measure_all(net: StackedMLP, measures: list[Measure], epoch: int) -> tuple[int, dict]:
