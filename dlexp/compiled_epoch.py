@@ -1,12 +1,12 @@
-"""Epochs of plain mini-batch gradient descent for a stack of sigmoid MLPs, compiled by numba.
+"""Epochs of mini-batch gradient descent for a stack of MLPs, compiled by numba.
 
 The same lecture equations as `dlexp.models` and `dlexp.sgd`, written per model and per example:
 
-    z^l = W^l a^{l−1} + b^l,  a^l = σ(z^l)   (the output layer: a^L of the model's own cost)
+    z^l = W^l a^{l−1} + b^l,  a^l = f(z^l)   (the output layer: a^L of the model's own cost)
     δ^L = a^L − y  (cross-entropy, log-likelihood, linear outputs),  (a^L − y) σ'(z^L)  (quadratic)
-    δ^l = ((W^{l+1})ᵀ δ^{l+1}) ⊙ σ'(z^l),  σ' = a(1 − a)
+    δ^l = ((W^{l+1})ᵀ δ^{l+1}) ⊙ f'(z^l)    (σ' = a(1 − a), tanh' = 1 − a², ReLU' = 1 or α)
     W^l ← (1 − ηλ₂/n) W^l − (η/m) Σ_x δ^l_x (a^{l−1}_x)ᵀ − (ηλ₁/n) sgn(W^l)
-    b^l ← b^l − (η/m) Σ_x δ^l_x
+    b^l ← b^l − (η/m) Σ_x δ^l_x                 (with momentum μ: `dlexp.sgd`'s two forms)
 
 At mini-batches of 10 the stacked torch step is some 50 small operations, each a few microseconds
 of dispatch, around the two products per model that carry the arithmetic (`dlexp.trainer`). Here
@@ -15,9 +15,9 @@ compiled loop, so the overhead is gone. A shallower model of a stack simply skip
 layers it does not have. Every model is computed on its own, so it ends exactly where it would
 end alone; the rounding is not the torch step's (tests compare the two).
 
-Only stacks that this covers take it (`compiles`): sigmoid hidden units, no dropout, batch
-normalisation, momentum or skip connections, mini-batches, on the CPU, and long trainings: loading
-the compiled code costs a process about 0.7 s, against about 20 µs saved per model-step.
+Only stacks that this covers take it (`compiles`): no dropout, batch normalisation or skip
+connections, mini-batches, on the CPU, and long trainings: loading the compiled code costs a
+process about 0.7 s, against about 20 µs saved per model-step.
 """
 
 from __future__ import annotations
@@ -36,6 +36,7 @@ from dlexp.models import StackedMLP
 # The output layer and cost of each model, as the compiled loop tells them apart
 # (`dlexp.epoch_kernel`'s SIGMOID_CROSS_ENTROPY, SOFTMAX, SIGMOID_QUADRATIC, LINEAR).
 OUTPUTS = {CrossEntropy: 0, LogLikelihood: 1, Quadratic: 2, LinearQuadratic: 3}
+ACTIVATIONS = {"sigmoid": 0, "tanh": 1, "relu": 2}  # SIGMOID, TANH, RELU
 
 # Steps per model from which a stack takes the compiled epochs: loading them costs a process
 # about 0.7 s (numba and the cached machine code), and they save about 20 µs per model-step
@@ -50,13 +51,11 @@ def compiles(specs: list[ModelSpec], n: int, epochs: int, device: torch.device) 
         device.type == "cpu"
         and steps >= MIN_STEPS
         and all(
-            s.activation == "sigmoid"
-            and not s.residual
+            not s.residual
             and not s.batch_norm
             and s.batch_size < n
             and s.keep_prob == 1.0
             and s.input_keep_prob == 1.0
-            and s.momentum == 0.0
             and s.weight_init != "equal"  # units that start equal stay copies only in torch.bmm
             for s in specs
         )
@@ -75,24 +74,45 @@ def kernel() -> Callable[..., None]:
     return epoch
 
 
-def train_epoch(
-    net: StackedMLP, inputs: torch.Tensor, targets: torch.Tensor, order: torch.Tensor
-) -> None:
-    """One epoch for every model of the stack, its weights and biases updated in place: model m
-    takes its examples in `order[m]` ([M, n]); `inputs` [n, in] are uint8 pixels (divided by
-    255, bit for bit `dlexp.splits.Split.images`) or float32 images, `targets` y [n, out]."""
-    specs, n = net.specs, order.shape[1]
-    kernel()(
-        inputs.numpy(),
-        np.float32(255.0 if inputs.dtype == torch.uint8 else 1.0),
-        targets.numpy(),
-        order.numpy(),
-        tuple(w.numpy() for w in net.weights),
-        tuple(b.numpy() for b in net.biases),
-        np.array([s.n_hidden for s in specs], np.int64),
-        np.array([OUTPUTS[COSTS[(s.output, s.cost)]] for s in specs], np.int64),
-        np.array([s.eta for s in specs]),
-        np.array([1.0 - s.eta * s.l2 / n for s in specs], np.float32),
-        np.array([s.eta * s.l1 / n for s in specs], np.float32),
-        specs[0].batch_size,
-    )
+class CompiledEpochs:
+    """Epochs of one stack, compiled: call it with each epoch's order. Velocities (momentum) are
+    kept between epochs, zero before the first step, as `dlexp.sgd` starts them."""
+
+    def __init__(self, net: StackedMLP, n: int) -> None:
+        specs = net.specs
+        self.net = net
+        self.depths = np.array([s.n_hidden for s in specs], np.int64)
+        self.outputs = np.array([OUTPUTS[COSTS[(s.output, s.cost)]] for s in specs], np.int64)
+        self.settings = np.array(
+            [
+                [s.eta, 1.0 - s.eta * s.l2 / n, s.eta * s.l1 / n, s.eta * s.l2 / n, s.momentum,
+                 s.momentum_form == "heavy-ball", s.leak]
+                for s in specs
+            ]
+        )  # fmt: skip
+        self.activation = ACTIVATIONS[specs[0].activation]
+        self.momentum = any(s.momentum > 0 for s in specs)
+        shapes = [w.shape for w in net.weights] + [b.unsqueeze(1).shape for b in net.biases]
+        velocities = [np.zeros(shape, np.float32) for shape in shapes] if self.momentum else []
+        self.velocities = tuple(velocities or [np.zeros((0, 0, 0), np.float32)])
+
+    def __call__(self, inputs: torch.Tensor, targets: torch.Tensor, order: torch.Tensor) -> None:
+        """One epoch for every model, weights and biases updated in place: model m takes its
+        examples in `order[m]` ([M, n]); `inputs` [n, in] are uint8 pixels (divided by 255, bit
+        for bit `dlexp.splits.Split.images`) or float32 images, `targets` y [n, out]."""
+        net = self.net
+        kernel()(
+            inputs.numpy(),
+            np.float32(255.0 if inputs.dtype == torch.uint8 else 1.0),
+            targets.numpy(),
+            order.numpy(),
+            tuple(w.numpy() for w in net.weights),
+            tuple(b.numpy() for b in net.biases),
+            self.velocities,
+            self.depths,
+            self.outputs,
+            self.settings,
+            self.activation,
+            self.momentum,
+            net.specs[0].batch_size,
+        )

@@ -18,7 +18,7 @@ from typing import Any, Protocol, TypeVar, runtime_checkable
 import pandas as pd
 import torch
 
-from dlexp.compiled_epoch import compiles, train_epoch
+from dlexp.compiled_epoch import CompiledEpochs, compiles
 from dlexp.data import Split
 from dlexp.dropout import Masks, epoch_masks, no_masks
 from dlexp.model_spec import ModelSpec
@@ -133,11 +133,12 @@ def train_stack(
 
     def compiled_epoch() -> None:
         inputs = images if data.pixels is None else data.pixels
-        train_epoch(net, inputs, targets, epoch_order(net, len(data)))
+        compiled_epochs(inputs, targets, epoch_order(net, len(data)))
         if advance is not None:
             advance(net.n_models * -(-len(data) // net.specs[0].batch_size))
 
     compiled = compiles(net.specs, len(data), schedule.epochs, net.device)
+    compiled_epochs = CompiledEpochs(net, len(data)) if compiled else None
     one_epoch = compiled_epoch if compiled else stacked_epoch
     records = [measure_all(net, measures, epoch=0)]
     for epoch in range(1, schedule.epochs + 1):

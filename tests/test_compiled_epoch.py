@@ -6,7 +6,7 @@ import pytest
 import torch
 
 import dlexp.compiled_epoch as compiled_epoch
-from dlexp.compiled_epoch import compiles, train_epoch
+from dlexp.compiled_epoch import CompiledEpochs, compiles
 from dlexp.data import Split, synthetic_classification
 from dlexp.models import StackedMLP
 from dlexp.trainer import Schedule, epoch_order, total_steps, train_stack
@@ -28,15 +28,16 @@ MIXED = [
     spec(seed=2, output="softmax", eta=0.2),
     spec(seed=3, cost="quadratic", l2=2.0),
     spec(seed=4, sizes=(20, 8, 4), l1=1.0),
-    spec(seed=5, l2=1.0, l1=0.5, eta=1.0),
+    spec(seed=5, l2=1.0, l1=0.5, eta=0.4),
 ]
 
 
 def compiled_training(specs, data: Split, epochs: int) -> StackedMLP:
     net = StackedMLP(specs)
     inputs = data.images if data.pixels is None else data.pixels
+    epochs_of = CompiledEpochs(net, len(data))
     for _ in range(epochs):
-        train_epoch(net, inputs, net.targets(data.labels), epoch_order(net, len(data)))
+        epochs_of(inputs, net.targets(data.labels), epoch_order(net, len(data)))
     return net
 
 
@@ -50,11 +51,34 @@ def parameters(net: StackedMLP) -> list[torch.Tensor]:
     return [*net.weights, *net.biases]
 
 
+MOMENTUM = [
+    spec(seed=0, momentum=0.9),
+    spec(seed=1, momentum=0.5, momentum_form="one-step", l2=1.0),
+    spec(seed=2, momentum=0.9, l1=0.5, output="softmax"),
+]
+HIDDEN = {
+    "sigmoid": {},
+    "tanh": {"activation": "tanh"},
+    "ReLU": {"activation": "relu", "weight_init": "he", "eta": 0.05},
+    "leaky ReLU": {"activation": "relu", "leak": 0.1, "weight_init": "he", "eta": 0.05},
+}
+
+
 @pytest.mark.parametrize("batch_size", [10, 7])
-def test_compiled_epochs_follow_the_torch_step(batch_size):
+@pytest.mark.parametrize("hidden", HIDDEN)
+def test_compiled_epochs_follow_the_torch_step(batch_size, hidden):
     """Every cost, L2, L1, per-model η, shallower models in a deeper stack, a short last
-    mini-batch: the same trajectory as the stacked torch step, up to float32 rounding."""
-    assert_same_trajectory([replace(s, batch_size=batch_size) for s in MIXED], DATA, epochs=3)
+    mini-batch, each hidden activation: the same trajectory as the stacked torch step, up to
+    float32 rounding."""
+    specs = [replace(s, batch_size=batch_size, **HIDDEN[hidden]) for s in MIXED]
+    assert_same_trajectory(specs, DATA, epochs=3)
+
+
+@pytest.mark.parametrize("stack", [MOMENTUM, [*MOMENTUM, spec(seed=3)]], ids=["all", "and none"])
+def test_momentum_follows_the_torch_step(stack):
+    """Heavy ball and one-step momentum, with penalties, and a model without momentum beside
+    them: velocities kept between epochs as `dlexp.sgd` keeps them."""
+    assert_same_trajectory(stack, DATA, epochs=3)
 
 
 def test_linear_outputs_follow_the_torch_step():
@@ -123,11 +147,8 @@ def test_a_long_training_takes_compiled_epochs_and_reports_every_step(monkeypatc
 @pytest.mark.parametrize(
     "changes",
     [
-        {"activation": "relu", "weight_init": "he"},
-        {"activation": "tanh"},
         {"keep_prob": 0.5},
         {"input_keep_prob": 0.8},
-        {"momentum": 0.9},
         {"batch_norm": True},
         {"residual": True, "sizes": (20, 8, 8, 4)},
         {"weight_init": "equal"},
