@@ -17,7 +17,7 @@ end alone; the rounding is not the torch step's (tests compare the two).
 
 Only stacks that this covers take it (`compiles`): no dropout, batch normalisation or skip
 connections, mini-batches, on the CPU, and long trainings: loading the compiled code costs a
-process about 0.7 s, against about 20 µs saved per model-step.
+process about 1 s, against about 20 µs saved per model-step.
 """
 
 from __future__ import annotations
@@ -39,7 +39,7 @@ OUTPUTS = {CrossEntropy: 0, LogLikelihood: 1, Quadratic: 2, LinearQuadratic: 3}
 ACTIVATIONS = {"sigmoid": 0, "tanh": 1, "relu": 2}  # SIGMOID, TANH, RELU
 
 # Steps per model from which a stack takes the compiled epochs: loading them costs a process
-# about 0.7 s (numba and the cached machine code), and they save about 20 µs per model-step
+# 0.7–1 s (numba and the cached machine code), and they save about 20 µs per model-step
 # (a 12-net depth-sweep shard: 514 → 273 µs a step), so a tiny run keeps the torch step.
 MIN_STEPS = 20_000
 

@@ -5,7 +5,8 @@ initialisation, its own shuffling, its own mini-batches and dropout masks (all d
 generator, in the order a lone model would draw them), its own η, λ, momentum and cost, its own
 velocities and batch-norm statistics. So each model ends exactly where it would end if it were
 trained alone, up to floating-point summation order. Each step is `dlexp.sgd.SGDStep`'s mini-batch
-gradient descent with the lectures' L2 and L1 penalties (λ/n weight decay) and momentum.
+gradient descent with the lectures' L2 and L1 penalties (λ/n weight decay) and momentum; a long
+training that `dlexp.compiled_epoch` covers runs the same equations as compiled epochs instead.
 """
 
 from __future__ import annotations
