@@ -40,15 +40,23 @@ ACTIVATIONS = {"sigmoid": 0, "tanh": 1, "relu": 2}  # SIGMOID, TANH, RELU
 
 # Steps per model from which a stack takes the compiled epochs: loading them costs a process
 # 0.7–1 s (numba and the cached machine code), and they save about 20 µs per model-step
-# (a 12-net depth-sweep shard: 514 → 273 µs a step), so a tiny run keeps the torch step.
+# (a 12-net depth-sweep shard: 492–495 → 281–282 µs a step), so a tiny run keeps the torch step.
 MIN_STEPS = 20_000
 
 
-def compiles(specs: list[ModelSpec], n: int, epochs: int, device: torch.device) -> bool:
-    """Whether a stack of `specs` trained on n examples for `epochs` takes compiled epochs."""
+def compiles(
+    specs: list[ModelSpec],
+    n: int,
+    epochs: int,
+    device: torch.device,
+    dtype: torch.dtype = torch.float32,
+) -> bool:
+    """Whether a stack of `specs` trained on n examples for `epochs` takes compiled epochs (in
+    float32: float64 stacks are for exact gradient checks)."""
     steps = epochs * -(-n // specs[0].batch_size)
     return (
         device.type == "cpu"
+        and dtype == torch.float32
         and steps >= MIN_STEPS
         and all(
             not s.residual

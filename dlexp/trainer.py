@@ -138,7 +138,7 @@ def train_stack(
         if advance is not None:
             advance(net.n_models * -(-len(data) // net.specs[0].batch_size))
 
-    compiled = compiles(net.specs, len(data), schedule.epochs, net.device)
+    compiled = compiles(net.specs, len(data), schedule.epochs, net.device, net.dtype)
     compiled_epochs = CompiledEpochs(net, len(data)) if compiled else None
     one_epoch = compiled_epoch if compiled else stacked_epoch
     records = [measure_all(net, measures, epoch=0)]

@@ -160,8 +160,9 @@ def test_what_the_compiled_epoch_does_not_cover_keeps_the_torch_step(changes):
     assert not compiles(specs, len(DATA), LONG // 20, torch.device("cpu"))
 
 
-def test_short_trainings_and_other_devices_keep_the_torch_step():
+def test_short_trainings_other_devices_and_float64_keep_the_torch_step():
     specs = [spec(seed=0)]
     assert compiles(specs, len(DATA), LONG // 20, torch.device("cpu"))
     assert not compiles(specs, len(DATA), LONG // 20 - 1, torch.device("cpu"))
     assert not compiles(specs, len(DATA), LONG // 20, torch.device("cuda"))
+    assert not compiles(specs, len(DATA), LONG // 20, torch.device("cpu"), torch.float64)
