@@ -2,13 +2,17 @@
 
 from dataclasses import replace
 
+import pandas as pd
 import pytest
 import torch
 
 import dlexp.compiled_epoch as compiled_epoch
 from dlexp.compiled_epoch import CompiledEpochs, compiles
 from dlexp.data import Split, synthetic_classification
+from dlexp.finding import RunContext
+from dlexp.measures import accuracy_and_cost
 from dlexp.models import StackedMLP
+from dlexp.progress import Reporter
 from dlexp.trainer import Schedule, epoch_order, total_steps, train_stack
 
 from .stacks import DATA, spec
@@ -142,6 +146,18 @@ def test_a_long_training_takes_compiled_epochs_and_reports_every_step(monkeypatc
     assert sum(steps) == total_steps(specs, len(DATA), LONG // 20)
     for a, b in zip(parameters(net), parameters(compiled_training(specs, DATA, LONG // 20))):
         assert torch.equal(a, b)
+
+
+def test_one_and_two_workers_give_identical_tables():
+    """Shards trained by compiled epochs in forked workers: the table of one process, exactly."""
+    specs = [replace(s, seed=s.seed + 10 * copy) for copy in range(3) for s in MIXED]
+
+    def table(workers: int) -> pd.DataFrame:
+        context = RunContext({}, [0], torch.device("cpu"), Reporter(quiet=True), workers=workers)
+        measures = [accuracy_and_cost({"train": DATA})]
+        return context.train(specs, DATA, Schedule(LONG // 20, 5), measures, "compiled")
+
+    pd.testing.assert_frame_equal(table(1), table(2), check_exact=True)
 
 
 @pytest.mark.parametrize(
