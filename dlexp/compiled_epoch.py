@@ -15,9 +15,10 @@ compiled loop, so the overhead is gone. A shallower model of a stack simply skip
 layers it does not have. Every model is computed on its own, so it ends exactly where it would
 end alone; the rounding is not the torch step's (tests compare the two).
 
-Only stacks that this covers take it (`compiles`): no dropout, batch normalisation or skip
-connections, mini-batches, on the CPU, and long trainings: loading the compiled code costs a
-process about 1 s, against about 20 µs saved per model-step.
+Only stacks that this covers take it (`compiles`): dropout masks per mini-batch (not per
+example), no batch normalisation or skip connections, mini-batches, on the CPU, and long
+trainings: loading the compiled code costs a process about 1 s, against about 20 µs saved per
+model-step.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ import torch
 
 from dlexp.blas import use_blas_threads
 from dlexp.costs import COSTS, CrossEntropy, LinearQuadratic, LogLikelihood, Quadratic
+from dlexp.dropout import mini_batch_masks
 from dlexp.model_spec import ModelSpec
 from dlexp.models import StackedMLP
 
@@ -42,6 +44,8 @@ ACTIVATIONS = {"sigmoid": 0, "tanh": 1, "relu": 2}  # SIGMOID, TANH, RELU
 # 0.7–1 s (numba and the cached machine code), and they save about 20 µs per model-step
 # (a 12-net depth-sweep shard: 492–495 → 281–282 µs a step), so a tiny run keeps the torch step.
 MIN_STEPS = 20_000
+
+NOTHING = np.zeros((0, 0, 0), np.float32)  # no velocities (no momentum), no masks (no dropout)
 
 
 def compiles(
@@ -62,8 +66,7 @@ def compiles(
             not s.residual
             and not s.batch_norm
             and s.batch_size < n
-            and s.keep_prob == 1.0
-            and s.input_keep_prob == 1.0
+            and (s.dropout_masks == "mini-batch" or s.keep_prob == s.input_keep_prob == 1.0)
             and s.weight_init != "equal"  # units that start equal stay copies only in torch.bmm
             for s in specs
         )
@@ -102,13 +105,19 @@ class CompiledEpochs:
         self.momentum = any(s.momentum > 0 for s in specs)
         shapes = [w.shape for w in net.weights] + [b.unsqueeze(1).shape for b in net.biases]
         velocities = [np.zeros(shape, np.float32) for shape in shapes] if self.momentum else []
-        self.velocities = tuple(velocities or [np.zeros((0, 0, 0), np.float32)])
+        self.velocities = tuple(velocities or [NOTHING])
+        self.dropout = net.dropout or net.input_dropout
 
     def __call__(self, inputs: torch.Tensor, targets: torch.Tensor, order: torch.Tensor) -> None:
         """One epoch for every model, weights and biases updated in place: model m takes its
-        examples in `order[m]` ([M, n]); `inputs` [n, in] are uint8 pixels (divided by 255, bit
-        for bit `dlexp.splits.Split.images`) or float32 images, `targets` y [n, out]."""
+        examples in `order[m]` ([M, n]), drawn before the epoch's dropout masks, which are drawn
+        here as `dlexp.trainer.epoch_batches` draws them; `inputs` [n, in] are uint8 pixels
+        (divided by 255, bit for bit `dlexp.splits.Split.images`) or float32 images, `targets`
+        y [n, out]."""
         net = self.net
+        _, drawn = mini_batch_masks(net, order.shape[1]) if self.dropout else (None, {})
+        layers = range(net.n_layers)
+        masks = tuple(drawn[i].numpy() if i in drawn else NOTHING for i in layers)
         kernel()(
             inputs.numpy(),
             np.float32(255.0 if inputs.dtype == torch.uint8 else 1.0),
@@ -117,6 +126,8 @@ class CompiledEpochs:
             tuple(w.numpy() for w in net.weights),
             tuple(b.numpy() for b in net.biases),
             self.velocities,
+            masks,
+            np.array([i in drawn for i in layers]),
             self.depths,
             self.outputs,
             self.settings,

@@ -61,27 +61,10 @@ def keep_probabilities(net: StackedMLP, model: int) -> list[float]:
 def epoch_masks(net: StackedMLP, n: int) -> Iterator[Masks]:
     """The masks of an epoch's mini-batches over n examples, in step order."""
     m = net.specs[0].batch_size
-    batches = -(-n // m)
     widths = net.sizes[:-1]  # input units, then each hidden layer's
     probs = [keep_probabilities(net, model) for model in range(net.n_models)]
-    per_example = [spec.dropout_masks == "example" for spec in net.specs]
-    per_batch = [
-        [
-            None if p == 1.0 or example else draw(generator, batches, width, p)
-            for p, width in zip(model_probs, widths)
-        ]
-        for model_probs, example, generator in zip(probs, per_example, net.generators)
-    ]
-    dropped = [any(p[i] < 1.0 for p in probs) for i in range(len(widths))]
-    by_example = [
-        any(p[i] < 1.0 and example for p, example in zip(probs, per_example))
-        for i in range(len(widths))
-    ]
-    compact = {
-        i: net_tensor(net, [drawn[i] for drawn in per_batch], batches, widths[i])
-        for i in range(len(widths))
-        if dropped[i] and not by_example[i]
-    }
+    per_batch, compact = mini_batch_masks(net, n)
+    by_example = [i not in compact and any(p[i] < 1.0 for p in probs) for i in range(len(widths))]
     block = max(1, _BLOCK_EXAMPLES // m) * m
     for start in range(0, n, block):
         rows = min(block, n - start)
@@ -100,6 +83,33 @@ def epoch_masks(net: StackedMLP, n: int) -> Iterator[Masks]:
                 else:
                     layers.append(None)
             yield Masks(inputs=layers[0], hidden=layers[1:])
+
+
+def mini_batch_masks(
+    net: StackedMLP, n: int
+) -> tuple[list[list[torch.Tensor | None]], dict[int, torch.Tensor]]:
+    """The masks of an epoch drawn per mini-batch: per model and layer (0: inputs) [batches,
+    width] or None (keeps every unit, or draws per example); and per layer in which some model
+    drops and none per example, the stack's [M, batches, width]."""
+    batches = -(-n // net.specs[0].batch_size)
+    widths = net.sizes[:-1]
+    probs = [keep_probabilities(net, model) for model in range(net.n_models)]
+    per_batch = [
+        [
+            None
+            if p == 1.0 or spec.dropout_masks == "example"
+            else draw(generator, batches, width, p)
+            for p, width in zip(model_probs, widths)
+        ]
+        for model_probs, spec, generator in zip(probs, net.specs, net.generators)
+    ]
+    compact = {
+        i: net_tensor(net, [drawn[i] for drawn in per_batch], batches, widths[i])
+        for i in range(len(widths))
+        if any(p[i] < 1.0 for p in probs)
+        and not any(p[i] < 1.0 and s.dropout_masks == "example" for p, s in zip(probs, net.specs))
+    }
+    return per_batch, compact
 
 
 def draw(generator: torch.Generator, rows: int, width: int, p: float) -> torch.Tensor:

@@ -30,9 +30,11 @@ def _buffers(weights, batch):
 
 
 @njit(cache=True)
-def epoch(inputs, divisor, targets, order, weights, biases, velocities, depths, outputs,
-          settings, activation, momentum, batch):  # fmt: skip
-    """One epoch of every model; `velocities` (weights' then biases') are kept between epochs."""
+def epoch(inputs, divisor, targets, order, weights, biases, velocities, masks, dropping, depths,
+          outputs, settings, activation, momentum, batch):  # fmt: skip
+    """One epoch of every model; `velocities` (weights' then biases') are kept between epochs;
+    `masks[i]` [M, mini-batches, units] keeps (1) or deletes (0) the inputs (i = 0) or hidden
+    layer i's outputs for a mini-batch, where `dropping[i]`."""
     n_models, n = order.shape
     full = _buffers(weights, batch)
     last = _buffers(weights, n % batch if n % batch else batch)
@@ -41,13 +43,14 @@ def epoch(inputs, divisor, targets, order, weights, biases, velocities, depths, 
             size = min(batch, n - start)
             buffers = full if size == batch else last
             rows = order[m, start : start + size]
-            _step(m, rows, inputs, divisor, targets, weights, biases, velocities, depths[m],
-                  outputs[m], settings[m], activation, momentum, buffers)  # fmt: skip
+            _step(m, start // batch, rows, inputs, divisor, targets, weights, biases, velocities,
+                  masks, dropping, depths[m], outputs[m], settings[m], activation, momentum,
+                  buffers)  # fmt: skip
 
 
 @njit(cache=True)
-def _step(m, rows, inputs, divisor, targets, weights, biases, velocities, depth, output, setting,
-          activation, momentum, buffers):  # fmt: skip
+def _step(m, step, rows, inputs, divisor, targets, weights, biases, velocities, masks, dropping,
+          depth, output, setting, activation, momentum, buffers):  # fmt: skip
     """One mini-batch step of model m: forward, the four equations backwards, the update."""
     x, activations, errors, gradients, sums = buffers
     last = len(weights) - 1
@@ -57,6 +60,8 @@ def _step(m, rows, inputs, divisor, targets, weights, biases, velocities, depth,
         example = inputs[rows[i]]
         for j in range(x.shape[1]):
             x[i, j] = np.float32(example[j]) / divisor
+    if dropping[0]:
+        _keep(x, masks[0][m, step])
     previous = x
     for k in range(depth + 1):
         layer = k if k < depth else last
@@ -90,6 +95,8 @@ def _step(m, rows, inputs, divisor, targets, weights, biases, velocities, depth,
             for i in range(a.shape[0]):
                 for j in range(a.shape[1]):
                     a[i, j] += bias[j]
+        if k < depth and dropping[k + 1]:
+            _keep(a, masks[k + 1][m, step])
         previous = a
     delta, a = errors[last], activations[last]
     for i in range(len(rows)):
@@ -120,6 +127,8 @@ def _step(m, rows, inputs, divisor, targets, weights, biases, velocities, depth,
                         upstream[i, j] = upstream[i, j] * (one if f > 0 else leak)
                     else:
                         upstream[i, j] = upstream[i, j] * (one - f) * f
+            if dropping[k]:  # a deleted unit passes no error back
+                _keep(upstream, masks[k][m, step])
         np.dot(delta.T, previous, gradient)
         for j in range(bias.shape[0]):
             total = np.float32(0.0)
@@ -138,6 +147,14 @@ def _step(m, rows, inputs, divisor, targets, weights, biases, velocities, depth,
                 bias[j] += alpha * summed[j]
         if k > 0:
             delta = upstream
+
+
+@njit(cache=True)
+def _keep(values, mask):
+    """values [rows, units] times the 0/1 mask [units] of this mini-batch."""
+    for i in range(values.shape[0]):
+        for j in range(values.shape[1]):
+            values[i, j] *= mask[j]
 
 
 @njit(cache=True)

@@ -78,6 +78,23 @@ def test_compiled_epochs_follow_the_torch_step(batch_size, hidden):
     assert_same_trajectory(specs, DATA, epochs=3)
 
 
+DROPOUT = [
+    spec(seed=0, keep_prob=0.5),
+    spec(seed=1, keep_prob=0.8, input_keep_prob=0.8, l2=1.0),
+    spec(seed=2, input_keep_prob=0.5, output="softmax"),
+    spec(seed=3, sizes=(20, 8, 4), keep_prob=0.5),
+    spec(seed=4),
+]
+
+
+@pytest.mark.parametrize("hidden", HIDDEN)
+def test_dropout_per_mini_batch_follows_the_torch_step(hidden):
+    """Hidden and input units deleted per mini-batch, each model with its own p (and one
+    without): the masks drawn as the torch step draws them, a deleted unit passing no error."""
+    specs = [replace(s, batch_size=7, **HIDDEN[hidden]) for s in DROPOUT]
+    assert_same_trajectory(specs, DATA, epochs=3)
+
+
 @pytest.mark.parametrize("stack", [MOMENTUM, [*MOMENTUM, spec(seed=3)]], ids=["all", "and none"])
 def test_momentum_follows_the_torch_step(stack):
     """Heavy ball and one-step momentum, with penalties, and a model without momentum beside
@@ -163,8 +180,8 @@ def test_one_and_two_workers_give_identical_tables():
 @pytest.mark.parametrize(
     "changes",
     [
-        {"keep_prob": 0.5},
-        {"input_keep_prob": 0.8},
+        {"keep_prob": 0.5, "dropout_masks": "example"},
+        {"input_keep_prob": 0.8, "dropout_masks": "example"},
         {"batch_norm": True},
         {"residual": True, "sizes": (20, 8, 8, 4)},
         {"weight_init": "equal"},
