@@ -38,9 +38,9 @@ from dlexp.trainer import Schedule
 from dlexp.workers import default_workers
 
 DEPTHS = (0, 1, 2, 3, 4)
-MIN_STEPS = compiled_epoch.MIN_STEPS
 SEEDS = (0, 1, 2)
 ETA, LAMBDA, BATCH = 0.1, 5.0, 10
+MIN_STEPS = compiled_epoch.MIN_STEPS  # as a run decides; 0 to compile one epoch
 
 
 def idiomatic_model(depth: int, seed: int) -> nn.Sequential:

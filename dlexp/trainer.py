@@ -132,15 +132,9 @@ def train_stack(
                 if advance is not None:
                     advance(net.n_models)
 
-    def compiled_epoch() -> None:
-        inputs = images if data.pixels is None else data.pixels
-        compiled_epochs(inputs, targets, epoch_order(net, len(data)))
-        if advance is not None:
-            advance(net.n_models * -(-len(data) // net.specs[0].batch_size))
-
-    compiled = compiles(net.specs, len(data), schedule.epochs, net.device, net.dtype)
-    compiled_epochs = CompiledEpochs(net, len(data)) if compiled else None
-    one_epoch = compiled_epoch if compiled else stacked_epoch
+    one_epoch = stacked_epoch
+    if compiles(net.specs, len(data), schedule.epochs, net.device, net.dtype):
+        one_epoch = compiled_epoch(net, data, targets, advance)
     records = [measure_all(net, measures, epoch=0)]
     for epoch in range(1, schedule.epochs + 1):
         one_epoch()
@@ -148,6 +142,23 @@ def train_stack(
             records.append(measure_all(net, measures, epoch=epoch))
     extra = [m.rows(net, schedule.epochs) for m in measures if isinstance(m, MeasureWithRows)]
     return pd.concat([measurement_table(net, records), *extra], ignore_index=True)
+
+
+def compiled_epoch(
+    net: StackedMLP, data: Split, targets: torch.Tensor, advance: Advance | None
+) -> Callable[[], None]:
+    """`train_stack`'s epoch as `dlexp.compiled_epoch` runs it: each model's order drawn as the
+    torch step draws it, the progress reported once per epoch."""
+    epochs = CompiledEpochs(net, len(data))
+    inputs = data.images.to(net.dtype) if data.pixels is None else data.pixels
+    steps = net.n_models * -(-len(data) // net.specs[0].batch_size)
+
+    def one_epoch() -> None:
+        epochs(inputs, targets, epoch_order(net, len(data)))
+        if advance is not None:
+            advance(steps)
+
+    return one_epoch
 
 
 def epoch_batches(net: StackedMLP, n: int) -> Iterable[tuple[torch.Tensor, Masks]]:
