@@ -42,7 +42,7 @@ ACTIVATIONS = {"sigmoid": 0, "tanh": 1, "relu": 2}  # SIGMOID, TANH, RELU
 
 # Steps per model from which a stack takes the compiled epochs: loading them costs a process
 # 0.7–1 s (numba and the cached machine code), and they save about 20 µs per model-step
-# (a 12-net depth-sweep shard: 492–495 → 281–282 µs a step), so a tiny run keeps the torch step.
+# (a 12-net depth-sweep shard: 485–490 → 286–292 µs a step), so a tiny run keeps the torch step.
 MIN_STEPS = 20_000
 
 NOTHING = np.zeros((0, 0, 0), np.float32)  # no velocities (no momentum), no masks (no dropout)
