@@ -37,7 +37,7 @@ def epoch(inputs, divisor, targets, order, weights, biases, velocities, masks, d
     layer i's outputs for a mini-batch, where `dropping[i]`."""
     n_models, n = order.shape
     full = _buffers(weights, batch)
-    last = _buffers(weights, n % batch if n % batch else batch)
+    last = _buffers(weights, n % batch) if n % batch else full  # a short last mini-batch
     for m in range(n_models):
         for start in range(0, n, batch):
             size = min(batch, n - start)

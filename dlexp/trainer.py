@@ -134,7 +134,7 @@ def train_stack(
 
     one_epoch = stacked_epoch
     if compiles(net.specs, len(data), schedule.epochs, net.device, net.dtype):
-        one_epoch = compiled_epoch(net, data, targets, advance)
+        one_epoch = compiled_epochs_of(net, data, targets, advance)
     records = [measure_all(net, measures, epoch=0)]
     for epoch in range(1, schedule.epochs + 1):
         one_epoch()
@@ -144,7 +144,7 @@ def train_stack(
     return pd.concat([measurement_table(net, records), *extra], ignore_index=True)
 
 
-def compiled_epoch(
+def compiled_epochs_of(
     net: StackedMLP, data: Split, targets: torch.Tensor, advance: Advance | None
 ) -> Callable[[], None]:
     """`train_stack`'s epoch as `dlexp.compiled_epoch` runs it: each model's order drawn as the
