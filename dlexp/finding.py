@@ -42,11 +42,11 @@ from dlexp.registry import EXPERIMENTS_DIR
 from dlexp.table import long_row
 from dlexp.trainer import Measure, Schedule, stacks, total_steps, train_stack
 from dlexp.workers import (
-    CONV_MODELS_PER_SHARD,
     MIN_FORKED_MODEL_STEPS,
     MLP_MODELS_PER_SHARD,
     cut,
     enough_shards,
+    pair_up,
     run_jobs,
 )
 
@@ -215,16 +215,20 @@ class Training:
 
     def shards(self, cut_stacks: bool) -> list[list]:
         """The stacks, cut into shards unless `cut_stacks` is False or stacks stay whole: each
-        stack into shards of at most the models per shard (`cut`), and a training left with one
-        shard has it halved for the two cores. A shard pays its own per-step overhead, so small
+        stack of MLPs into shards of at most the models per shard (`cut`), of LeNet-5s into
+        pairs, none left alone (`pair_up`), and a training left with one shard has it halved
+        for the two cores. A shard pays its own per-step overhead, so small
         stacks stay whole when other shards keep both cores busy (the depth sweep's 6 nets
         without a hidden layer: one shard, not two; 120.9–124.6 → 114.6–116.0 s). Each
         training is cut on its own, so it is cut alike whether trained alone or together."""
         stacked = stacks(self.specs)
         if self.whole_stacks or not cut_stacks:
             return stacked
-        per_shard = CONV_MODELS_PER_SHARD if self.convolutional else MLP_MODELS_PER_SHARD
-        return enough_shards([shard for group in stacked for shard in cut(group, per_shard)])
+        if self.convolutional:
+            return enough_shards([shard for group in stacked for shard in pair_up(group)])
+        return enough_shards(
+            [shard for group in stacked for shard in cut(group, MLP_MODELS_PER_SHARD)]
+        )
 
 
 def train_shard(

@@ -43,8 +43,9 @@ MLP_MODELS_PER_SHARD = 12
 # Shards at least of a full stack and of a training's stacks in all (`cut`, `enough_shards`), so
 # that this project's two cores share them.
 MIN_SHARDS = 2
-# A LeNet-5 step is a thousand times an MLP's, so overhead is no concern; stacking two still
-# pays (grouped convolutions), and shards of two keep both cores busy for 3 or 5 seeds.
+# LeNet-5s per shard: a step of mini-batches of 10 costs 1.63 ms for one model, 1.98 ms for two,
+# 2.62 ms for three and 3.4 ms for four (one process, best windows of 250 steps), so stacking
+# pays, and a lone model costs nearly a pair's time: `pair_up` leaves none alone.
 CONV_MODELS_PER_SHARD = 2
 # Below this many model-steps in all (≈ 50 ms of work), forking (≈ 30 ms) would not pay.
 MIN_FORKED_MODEL_STEPS = 2_000
@@ -60,6 +61,22 @@ def cut(models: Sequence[T], per_shard: int) -> list[list[T]]:
     count = -(-len(models) // per_shard)
     if len(models) >= per_shard:
         count = max(count, MIN_SHARDS)
+    return split_evenly(models, count)
+
+
+def pair_up(models: Sequence[T]) -> list[list[T]]:
+    """`models` (LeNet-5s) in ⌊M / CONV_MODELS_PER_SHARD⌋ contiguous shards of near-equal size,
+    in their order, at least MIN_SHARDS of them when there are as many models: a model left
+    over joins a pair instead of training alone. Nine models as 3 + 2 + 2 + 2 take 4.60 ms of
+    the busier core per step against 5.59 ms as 2 + 2 + 2 + 2 + 1; five as 3 + 2 take 2.62 ms
+    against 3.61 ms as 2 + 2 + 1."""
+    count = max(len(models) // CONV_MODELS_PER_SHARD, min(MIN_SHARDS, len(models)))
+    return split_evenly(models, count)
+
+
+def split_evenly(models: Sequence[T], count: int) -> list[list[T]]:
+    """`models` in `count` contiguous shards whose sizes differ by one at most, the larger
+    first."""
     size, extra = divmod(len(models), count)
     shards, start = [], 0
     for index in range(count):

@@ -18,7 +18,7 @@ from dlexp.model_spec import ModelSpec
 from dlexp.models import StackedMLP
 from dlexp.progress import Reporter
 from dlexp.trainer import Schedule
-from dlexp.workers import cut, enough_shards, run_jobs
+from dlexp.workers import cut, enough_shards, pair_up, run_jobs
 from tests.helpers import dlexp, needs_mnist
 
 
@@ -31,6 +31,21 @@ def test_cut_keeps_the_order_and_makes_near_equal_shards_no_larger_than_asked(m,
     assert max(sizes) - min(sizes) <= 1
     assert len(shards) == max(-(-m // per_shard), 2 if m >= per_shard else 1)
     assert max(sizes) <= per_shard
+
+
+@given(st.integers(1, 60))
+def test_pairs_keep_the_order_and_leave_no_model_alone_when_it_has_a_partner(m):
+    models = list(range(m))
+    shards = pair_up(models)
+    assert [model for shard in shards for model in shard] == models
+    sizes = [len(shard) for shard in shards]
+    assert max(sizes) - min(sizes) <= 1
+    assert len(shards) == max(m // 2, min(2, m))
+    if m >= 4:
+        assert min(sizes) == 2 and max(sizes) <= 3
+    assert [len(shard) for shard in pair_up(list(range(9)))] == [3, 2, 2, 2]
+    assert [len(shard) for shard in pair_up(list(range(5)))] == [3, 2]
+    assert [len(shard) for shard in pair_up(list(range(3)))] == [2, 1]
 
 
 @given(st.lists(st.integers(1, 30), min_size=1, max_size=4))
