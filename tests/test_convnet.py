@@ -79,8 +79,9 @@ def test_each_model_of_a_stack_ends_where_it_would_end_alone():
     m = len(specs)
     for index, spec in enumerate(specs):
         reference = train_alone(spec, data.images, data.labels, 2).parameters()
-        for stacked, own in zip(net.parameters, reference):
-            mine = stacked.detach().view(m, -1)[index]
+        for number, (stacked, own) in enumerate(zip(net.parameters, reference)):
+            dense_weight = number >= 2 * net.n_conv and number % 2 == 0  # kept as (W^l)ᵀ
+            mine = (stacked.detach().mT if dense_weight else stacked.detach()).reshape(m, -1)[index]
             assert torch.allclose(mine, own.detach().flatten(), atol=2e-6, rtol=1e-5)
 
 
@@ -107,8 +108,8 @@ def test_mlp_trained_with_autograd_equals_the_hand_written_backpropagation():
     measure = conv_accuracy_and_cost({"train": data})
     table = train_conv_stack(by_autograd, data, Schedule(3), [measure])
     train_stack(by_hand, data, Schedule(3), [])
-    for weight, weight_by_hand in zip(by_autograd.weights, by_hand.weights):
-        assert torch.allclose(weight.detach(), weight_by_hand, atol=1e-5)
+    for weight_t, weight_by_hand in zip(by_autograd.weights, by_hand.weights):
+        assert torch.allclose(weight_t.detach().mT, weight_by_hand, atol=1e-5)
     for bias, bias_by_hand in zip(by_autograd.biases, by_hand.biases):
         assert torch.allclose(bias.detach().squeeze(1), bias_by_hand, atol=1e-5)
     assert set(table.metric) == {"train_accuracy", "train_cost"}
