@@ -16,6 +16,7 @@ import torch
 
 from dlexp.data import Split
 from dlexp.models import StackedMLP
+from dlexp.trace import Trace
 from dlexp.trainer import Measure
 
 
@@ -94,21 +95,29 @@ def lit_chunk(split: Split, rows: torch.Tensor) -> Chunk:
     return Chunk(rows, split.labels[rows], lit, images.index_select(1, lit))
 
 
-def evaluate(
+def test_passes(
     net: StackedMLP, split: Split, chunk: int = EVALUATION_CHUNK
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """Per model: mean cost C₀ and accuracy on `split`, every hidden unit used (test mode)."""
+) -> Iterator[tuple[Chunk, Trace]]:
+    """Every example of `split` fed forward in test mode (every hidden unit used), chunk by
+    chunk (`chunks`): each chunk with the trace of its pass."""
     split = split.to(net.device)
-    total_cost = torch.zeros(net.n_models, device=net.device, dtype=torch.float64)
-    correct = torch.zeros(net.n_models, device=net.device, dtype=torch.float64)
     # 0 · ∞ is NaN: a net whose first-layer weights are no longer finite is fed every input unit,
     # so that it scores as it would with all of them.
     finite = bool(net.weights[0].isfinite().all())
     for part in chunks(split, chunk):
         if finite:
-            trace = net.forward(part.lit_images, lit=part.lit)
+            yield part, net.forward(part.lit_images, lit=part.lit)
         else:
-            trace = net.forward(split.images.index_select(0, part.rows))
+            yield part, net.forward(split.images.index_select(0, part.rows))
+
+
+def evaluate(
+    net: StackedMLP, split: Split, chunk: int = EVALUATION_CHUNK
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per model: mean cost C₀ and accuracy on `split`, every hidden unit used (test mode)."""
+    total_cost = torch.zeros(net.n_models, device=net.device, dtype=torch.float64)
+    correct = torch.zeros(net.n_models, device=net.device, dtype=torch.float64)
+    for part, trace in test_passes(net, split, chunk):
         total_cost += net.cost(trace, part.labels).sum(-1).double()
         correct += (net.predictions(trace) == part.labels).sum(-1).double()
     return total_cost / len(split), correct / len(split)

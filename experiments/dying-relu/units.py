@@ -22,6 +22,7 @@ from weakref import WeakKeyDictionary
 import torch
 
 from dlexp.data import Split
+from dlexp.measures import chunks, test_passes
 from dlexp.models import StackedMLP
 from dlexp.trainer import Measure
 
@@ -32,16 +33,16 @@ def diverged(net: StackedMLP) -> torch.Tensor:
     return ~torch.stack(finite).all(0)
 
 
-def never_positive_and_dead(
-    net: StackedMLP, images: torch.Tensor, chunk: int = 2_000
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """Two masks [M, hidden layers, units]: z ≤ 0 for every image, and f'(z) = 0 for every image
-    (the slope the backward pass multiplies by, from the net's own activation)."""
+def never_positive_and_dead(net: StackedMLP, data: Split) -> tuple[torch.Tensor, torch.Tensor]:
+    """Two masks [M, hidden layers, units]: z ≤ 0 for every image of `data`, and f'(z) = 0 for
+    every image (the slope the backward pass multiplies by, from the net's own activation). The
+    images go through in test passes, a chunk of one class at a time over the pixels it lights
+    (`dlexp.measures.test_passes`): 12 stacked nets of the η sweep on the 10,000 training
+    images 0.60–0.64 → 0.47–0.48 s, the same masks."""
     shape = (net.n_models, net.n_layers - 1, net.sizes[1])
     ever_positive = torch.zeros(shape, dtype=torch.bool, device=net.device)
     ever_sloped = torch.zeros(shape, dtype=torch.bool, device=net.device)
-    for start in range(0, len(images), chunk):
-        trace = net.forward(images[start : start + chunk])
+    for _, trace in test_passes(net, data):
         for layer, (z, f) in enumerate(zip(trace.zs[:-1], trace.fs)):
             slope = net.f.times_derivative(torch.ones_like(z), z, f)
             ever_positive[:, layer] |= (z > 0).any(dim=1)
@@ -81,10 +82,11 @@ def dead_units(data: Split, gradient_images: int) -> Measure:
     measures each of its stacks in turn with this one measure."""
     previous: WeakKeyDictionary[StackedMLP, tuple] = WeakKeyDictionary()
     sample = data.subset(gradient_images)
+    chunks(data)  # here, before the workers fork: they share them
 
     def dead_units_of(net: StackedMLP) -> dict[str, torch.Tensor]:
         broken = diverged(net).view(-1, 1)
-        never_positive, dead = never_positive_and_dead(net, data.images)
+        never_positive, dead = never_positive_and_dead(net, data)
         grad_w, grad_b = net.gradients(sample.images, sample.labels)
         gradient = own_parameters(net, grad_w, grad_b)
         values = {
