@@ -7,8 +7,8 @@
 3. dlexp's batched trainer: the same 15 models as stacked computations, as `dlexp run` trains
    them: cut into shards, trained by one worker process and by one per core (`dlexp.workers`),
    with the stacked torch step (what an epoch alone takes) and with compiled epochs (what the
-   lecture's 30 epochs take, `dlexp.compiled_epoch`): as a run's first epoch, each worker
-   loading the compiled code, and as its later ones, the code loaded.
+   lecture's 30 epochs take, `dlexp.compiled_epoch`): as a run's first epoch, the compiled code
+   loaded before the workers fork, and as its later ones, the code loaded already.
 
 All must reach similar validation accuracy; the script prints the times, the ratios and the peak
 memory of this process and of the largest worker. Each contender runs at its best thread setting
@@ -40,7 +40,7 @@ from dlexp.workers import default_workers
 DEPTHS = (0, 1, 2, 3, 4)
 SEEDS = (0, 1, 2)
 ETA, LAMBDA, BATCH = 0.1, 5.0, 10
-MIN_STEPS = compiled_epoch.MIN_STEPS  # as a run decides; 0 to compile one epoch
+NEVER = 10**12  # model-steps: no stack takes compiled epochs
 
 
 def idiomatic_model(depth: int, seed: int) -> nn.Sequential:
@@ -140,9 +140,9 @@ def vmap_epoch(train_split: Split, validation: Split, device: str) -> tuple[floa
 def dlexp_epoch(
     train_split: Split, validation: Split, device: str, workers: int, compiled: bool
 ) -> tuple[float, list[float]]:
-    # One epoch is too short to take compiled epochs (`compiled_epoch.MIN_STEPS`); the lecture's
-    # 30 take them, and so does this epoch when `compiled`.
-    compiled_epoch.MIN_STEPS = 0 if compiled else MIN_STEPS
+    # The lecture's 30 epochs take compiled epochs (`compiled_epoch.MIN_MODEL_STEPS`); one epoch
+    # takes them when `compiled`, else the torch step.
+    compiled_epoch.MIN_MODEL_STEPS = 0 if compiled else NEVER
     specs = [
         ModelSpec(
             variant=f"{depth}-hidden",
@@ -186,9 +186,8 @@ def main() -> None:
     )
     workers = default_workers(torch.device(args.device))
     ours: dict[str, float] = {}
-    # Workers first: a worker loads numba and the compiled code itself, as in a run's first
-    # epoch; after the 1-worker run has loaded it here, forked workers inherit it, as every later
-    # epoch of a run has it.
+    # Workers first: the run loads numba and the compiled code before its workers fork, as in a
+    # run's first epoch; once loaded here, every later epoch of a run has it.
     runs = [("torch step", False), ("compiled epochs", True), ("compiled epochs, loaded", True)]
     for step, compiled in runs:
         for n in (workers, 1) if "loaded" not in step else (workers,):

@@ -17,8 +17,8 @@ end alone; the rounding is not the torch step's (tests compare the two).
 
 Only stacks that this covers take it (`compiles`): dropout masks per mini-batch (not per
 example), no batch normalisation or skip connections, mini-batches, on the CPU, and long
-trainings: loading the compiled code costs a process about 1 s, against about 20 µs saved per
-model-step.
+trainings: loading the compiled code costs a process 0.7 s, against 20–35 µs saved per
+model-step. A run loads it once, before its workers fork (`warm_up`), so that they inherit it.
 """
 
 from __future__ import annotations
@@ -34,16 +34,19 @@ from dlexp.costs import COSTS, CrossEntropy, LinearQuadratic, LogLikelihood, Qua
 from dlexp.dropout import mini_batch_masks
 from dlexp.model_spec import ModelSpec
 from dlexp.models import StackedMLP
+from dlexp.splits import Split
 
 # The output layer and cost of each model, as the compiled loop tells them apart
 # (`dlexp.epoch_kernel`'s SIGMOID_CROSS_ENTROPY, SOFTMAX, SIGMOID_QUADRATIC, LINEAR).
 OUTPUTS = {CrossEntropy: 0, LogLikelihood: 1, Quadratic: 2, LinearQuadratic: 3}
 ACTIVATIONS = {"sigmoid": 0, "tanh": 1, "relu": 2}  # SIGMOID, TANH, RELU
 
-# Steps per model from which a stack takes the compiled epochs: loading them costs a process
-# 0.7–1 s (numba and the cached machine code), and they save about 20 µs per model-step
-# (a 12-net depth-sweep shard: 485–490 → 286–292 µs a step), so a tiny run keeps the torch step.
-MIN_STEPS = 20_000
+# Model-steps (steps × models) from which a stack takes the compiled epochs: they save 20–35 µs
+# per model-step (a 12-net depth-sweep shard: 485–490 → 286–292 µs a step; 12 dying-relu nets of
+# three 100-unit ReLU layers 1,180 → 756 µs), and loading them costs a process 0.4 s (numba and
+# SciPy's BLAS) and 0.3 s more per kind of stack (the cached machine code), once per run when its
+# workers inherit it (`warm_up`). A tiny run keeps the torch step and never imports numba.
+MIN_MODEL_STEPS = 40_000
 
 NOTHING = np.zeros((0, 0, 0), np.float32)  # no velocities (no momentum), no masks (no dropout)
 
@@ -57,11 +60,11 @@ def compiles(
 ) -> bool:
     """Whether a stack of `specs` trained on n examples for `epochs` takes compiled epochs (in
     float32: float64 stacks are for exact gradient checks)."""
-    steps = epochs * -(-n // specs[0].batch_size)
+    model_steps = len(specs) * epochs * -(-n // specs[0].batch_size)
     return (
         device.type == "cpu"
         and dtype == torch.float32
-        and steps >= MIN_STEPS
+        and model_steps >= MIN_MODEL_STEPS
         and all(
             not s.residual
             and not s.batch_norm
@@ -135,3 +138,15 @@ class CompiledEpochs:
             self.momentum,
             net.specs[0].batch_size,
         )
+
+
+def warm_up(spec: ModelSpec, data: Split) -> None:
+    """Load the compiled epoch of stacks like `spec`'s on `data` (numba, SciPy's BLAS and the
+    machine code for its kind of stack) by one step of a throwaway one-model stack on data's
+    first mini-batch. A run does this before its workers fork, so that each inherits the code
+    instead of loading it again (0.7 s a process; dying-relu forks 14)."""
+    net = StackedMLP([spec])
+    m = min(spec.batch_size, len(data))
+    part = data[:m]
+    inputs = part.images if part.pixels is None else part.pixels
+    CompiledEpochs(net, m)(inputs, net.targets(part.labels), torch.arange(m).view(1, m))

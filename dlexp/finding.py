@@ -32,6 +32,7 @@ import pandas as pd
 import torch
 from pydantic import BaseModel
 
+from dlexp.compiled_epoch import compiles, warm_up
 from dlexp.conv_trainer import train_conv_stack
 from dlexp.convnet import ConvSpec, StackedConvNet
 from dlexp.data import MNIST, Split, load_files, locate_mnist, mnist_provenance
@@ -132,6 +133,11 @@ class RunContext:
                 costs.append(training.steps(shard))
                 advances.append(advance)
         workers = self.workers if sum(costs) >= MIN_FORKED_MODEL_STEPS else 1
+        if workers > 1:  # the workers inherit the compiled epochs loaded here
+            for training, parts in zip(trainings, shards):
+                for shard in parts:
+                    if training.compiles(shard, self.device):
+                        warm_up(shard[0], training.data)
         results = iter(run_jobs(jobs, costs, workers, advances))
         tables = []
         for training, parts in zip(trainings, shards):
@@ -212,6 +218,11 @@ class Training:
     def steps(self, specs: list) -> int:
         """Model-steps of training `specs` (the progress bar's units)."""
         return total_steps(specs, len(self.data), self.schedule.epochs)
+
+    def compiles(self, shard: list, device: torch.device) -> bool:
+        """Whether a shard of this training's models takes compiled epochs."""
+        epochs = self.schedule.epochs
+        return not self.convolutional and compiles(shard, len(self.data), epochs, device)
 
     def shards(self, cut_stacks: bool) -> list[list]:
         """The stacks, cut into shards unless `cut_stacks` is False or stacks stay whole: each

@@ -1,6 +1,7 @@
 """Compiled epochs: the torch step's numbers, each model as if alone, and only where they apply."""
 
 from dataclasses import replace
+from unittest.mock import patch
 
 import pandas as pd
 import pytest
@@ -17,13 +18,14 @@ from dlexp.trainer import Schedule, epoch_order, total_steps, train_stack
 
 from .stacks import DATA, spec
 
-# 200 examples in mini-batches of 10: 20 epochs are 400 steps, "long" in these tests.
+# 200 examples in mini-batches of 10: 20 epochs of one model are 400 model-steps, "long" in
+# these tests.
 LONG = 400
 
 
 @pytest.fixture(autouse=True)
 def long_from_400_steps(monkeypatch):
-    monkeypatch.setattr(compiled_epoch, "MIN_STEPS", LONG)
+    monkeypatch.setattr(compiled_epoch, "MIN_MODEL_STEPS", LONG)
 
 
 MIXED = [
@@ -47,7 +49,8 @@ def compiled_training(specs, data: Split, epochs: int) -> StackedMLP:
 
 def torch_training(specs, data: Split, epochs: int) -> StackedMLP:
     net = StackedMLP(specs)
-    train_stack(net, data, Schedule(epochs, epochs), [])
+    with patch.object(compiled_epoch, "MIN_MODEL_STEPS", 10**12):  # the torch step, however long
+        train_stack(net, data, Schedule(epochs, epochs), [])
     return net
 
 
@@ -175,6 +178,31 @@ def test_one_and_two_workers_give_identical_tables():
         return context.train(specs, DATA, Schedule(LONG // 20, 5), measures, "compiled")
 
     pd.testing.assert_frame_equal(table(1), table(2), check_exact=True)
+
+
+def test_a_run_loads_the_compiled_epochs_before_its_workers_fork(monkeypatch):
+    """Once per compiled shard, in this process, before any worker forks; not for shards that
+    keep the torch step, nor when one process trains everything."""
+    import dlexp.finding as finding
+
+    loaded: list[tuple[int, int]] = []
+
+    def warm_up(spec, data):
+        loaded.append((spec.seed, len(data)))
+        compiled_epoch.warm_up(spec, data)
+
+    monkeypatch.setattr(finding, "warm_up", warm_up)
+    long = [replace(s, seed=s.seed + 10 * copy) for copy in range(2) for s in MIXED]
+    short = [spec(seed=100, sizes=(20, 6, 4))]  # a stack of its own, of 200 model-steps
+    context = RunContext({}, [0], torch.device("cpu"), Reporter(quiet=True), workers=2)
+    measures = [accuracy_and_cost({"train": DATA})]
+    trained = context.train(long + short, DATA, Schedule(LONG // 40, 1), measures, "compiled")
+    assert sorted(loaded) == [(0, len(DATA)), (10, len(DATA))]  # `long`, cut in two shards
+    assert set(trained.seed) == {s.seed for s in long + short}
+    loaded.clear()
+    context.workers = 1
+    context.train(long, DATA, Schedule(LONG // 40, 1), [], "compiled")
+    assert loaded == []
 
 
 @pytest.mark.parametrize(
