@@ -323,6 +323,27 @@ def test_the_equal_init_shuffles_as_the_random_inits_of_its_seed():
     assert torch.equal(*order)
 
 
+@pytest.mark.parametrize("leak", [0.0, 0.01])
+def test_relu_with_one_slope_is_the_per_model_slope_bit_for_bit_in_the_same_layout(leak):
+    """The fused kernels of a stack whose models share their slope give exactly what the
+    per-model column gives, signed zeros, inf and NaN included, in the same memory layout (the
+    products after them would round otherwise), here a test pass's columns."""
+    z = torch.randn(3, 30, 200, generator=torch.Generator().manual_seed(0)).mul_(4).mT
+    z[0, :4, 0] = torch.tensor([float("inf"), -float("inf"), float("nan"), -0.0])
+    upstream = torch.randn(3, 200, 30, generator=torch.Generator().manual_seed(1))
+    upstream[1, 0, :2] = torch.tensor([float("inf"), -0.0])
+    one, per_model = (
+        activation("relu", leak=leak),
+        activation("relu", leak=torch.full((3, 1, 1), leak)),
+    )
+    for fused, general in (
+        (one.value(z), per_model.value(z)),
+        (one.times_derivative(upstream, z, None), per_model.times_derivative(upstream, z, None)),
+    ):
+        assert fused.stride() == general.stride()
+        assert torch.equal(fused.view(torch.int32), general.view(torch.int32))  # every bit
+
+
 def test_the_sigmoid_for_exact_copies_rounds_every_element_alike():
     """37 equal pre-activations give 37 equal σ(z), the last ones included. torch.sigmoid's CPU
     kernel computes the elements after its last full 32-wide block another way and rounds them
