@@ -61,14 +61,20 @@ class BatchNorm:
     ) -> tuple[torch.Tensor, Normalised]:
         """y = γ ẑ + β of hidden layer `layer`; a training pass updates the running averages."""
         if training:
-            var, mean = torch.var_mean(z, 1, keepdim=True, correction=0)
+            # μ, then σ² as the mean squared deviation from it: two passes, as the equations
+            # read. torch.var_mean reduces over the batch, a middle dimension, 12× slower here
+            # (228 against 19 µs for [12, 32, 64]).
+            mean = z.mean(1, keepdim=True)
+            centred = z - mean
+            var = (centred * centred).mean(1, keepdim=True)
             m = z.shape[1]
             self.running_mean[layer].lerp_(mean, RUNNING_MOMENTUM)
             self.running_var[layer].lerp_(var * (m / (m - 1)), RUNNING_MOMENTUM)
         else:
             mean, var = self.running_mean[layer], self.running_var[layer]
+            centred = z - mean
         inv_std = torch.rsqrt(var + EPSILON)
-        hat = (z - mean) * inv_std
+        hat = centred * inv_std
         y = torch.addcmul(self.beta[layer], hat, self.gamma[layer])
         return y, Normalised(hat, inv_std, batch_statistics=training)
 
