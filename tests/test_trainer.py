@@ -5,7 +5,7 @@ from dataclasses import replace
 import pytest
 import torch
 
-from dlexp.activations import activation
+from dlexp.activations import PER_MODEL_ELEMENTS, activation
 from dlexp.data import synthetic_classification
 from dlexp.dropout import Masks, epoch_masks
 from dlexp.measures import accuracy_and_cost
@@ -342,6 +342,27 @@ def test_relu_with_one_slope_is_the_per_model_slope_bit_for_bit_in_the_same_layo
     ):
         assert fused.stride() == general.stride()
         assert torch.equal(fused.view(torch.int32), general.view(torch.int32))  # every bit
+
+
+@pytest.mark.parametrize("layout", ["rows", "columns"])
+def test_relu_with_different_slopes_model_by_model_is_the_column_bit_for_bit(layout):
+    """Large tensors of a stack with different slopes go through the fused kernels model by
+    model: exactly the values, signed zeros, inf and NaN of `torch.where` over the column, in
+    the same layout, for f and for upstream ⊙ f' (of an upstream in z's layout or not)."""
+    slopes = torch.tensor([0.0, 0.01, 0.1]).view(3, 1, 1)
+    shape = (3, 1_000, 30) if layout == "rows" else (3, 30, 1_000)
+    z = torch.randn(*shape, generator=torch.Generator().manual_seed(0)).mul_(4)
+    z = z if layout == "rows" else z.mT
+    z[:, 0, :4] = torch.tensor([float("inf"), -float("inf"), float("nan"), -0.0])
+    relu = activation("relu", leak=slopes)
+    assert z[0].numel() >= PER_MODEL_ELEMENTS
+    general_value = torch.where(z > 0, z, z * slopes)
+    for upstream in (torch.randn(3, 1_000, 30), torch.ones_like(z)):
+        general = upstream * torch.where(z > 0, 1.0, slopes)
+        for fused, expected in ((relu.value(z), general_value),
+                                (relu.times_derivative(upstream, z, None), general)):  # fmt: skip
+            assert fused.stride() == expected.stride()
+            assert torch.equal(fused.view(torch.int32), expected.view(torch.int32))
 
 
 def test_the_sigmoid_for_exact_copies_rounds_every_element_alike():
