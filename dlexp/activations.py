@@ -73,25 +73,21 @@ class ReLU:
     (z or αz; upstream or α·upstream) and layout as the general case's three kernels. On a test
     pass's z [3, 1,000, 30] (columns, `StackedMLP.columns`): f 368 → 10 µs, upstream ⊙ f'
     401 → 163 µs. Different slopes on large tensors take the fused kernels model by model
-    (`PER_MODEL_ELEMENTS`), upstream ⊙ f' only where upstream and z share a layout (the
-    kernel's output takes z's, which would change the products after it).
+    (`PER_MODEL_ELEMENTS`). The fused upstream ⊙ f' of a leaky slope serves only where upstream
+    and z share a layout (its output takes z's, which would change the products after it).
     """
 
     def __init__(self, leak: float | torch.Tensor = 0.0) -> None:
         self.leak = leak
-
-    def slopes(self, models: int) -> list[float]:
-        """Each model's α, as numbers (those of the column, exactly)."""
-        if isinstance(self.leak, float):
-            return [self.leak] * models
-        return self.leak.view(-1).tolist()
+        # Each model's α as a number (exactly the column's), for the kernels model by model.
+        self.slopes = None if isinstance(leak, float) else leak.view(-1).tolist()
 
     def value(self, z: torch.Tensor) -> torch.Tensor:
-        if isinstance(self.leak, float):
+        if self.slopes is None:
             return F.leaky_relu(z, self.leak)
         if z[0].numel() >= PER_MODEL_ELEMENTS:
             out = torch.empty_like(z)
-            for m, slope in enumerate(self.slopes(len(z))):
+            for m, slope in enumerate(self.slopes):
                 torch.ops.aten.leaky_relu.out(z[m], slope, out=out[m])
             return out
         return torch.where(z > 0, z, z * self.leak)
@@ -99,13 +95,16 @@ class ReLU:
     def times_derivative(
         self, upstream: torch.Tensor, z: torch.Tensor, f: torch.Tensor
     ) -> torch.Tensor:
-        if isinstance(self.leak, float) and self.leak == 0.0:
+        if self.slopes is None and self.leak == 0.0:
             return upstream * (z > 0)
-        if upstream.stride() == z.stride() and z[0].numel() >= PER_MODEL_ELEMENTS:
+        same_layout = upstream.stride() == z.stride()
+        backward = torch.ops.aten.leaky_relu_backward
+        if self.slopes is None and same_layout:
+            return backward(upstream, z, self.leak, False)
+        if same_layout and z[0].numel() >= PER_MODEL_ELEMENTS:
             out = torch.empty_like(upstream)
-            for m, slope in enumerate(self.slopes(len(z))):
-                backward = torch.ops.aten.leaky_relu_backward.grad_input
-                backward(upstream[m], z[m], slope, False, grad_input=out[m])
+            for m, slope in enumerate(self.slopes):
+                backward.grad_input(upstream[m], z[m], slope, False, grad_input=out[m])
             return out
         return upstream * torch.where(z > 0, 1.0, self.leak)
 

@@ -336,9 +336,14 @@ def test_relu_with_one_slope_is_the_per_model_slope_bit_for_bit_in_the_same_layo
         activation("relu", leak=leak),
         activation("relu", leak=torch.full((3, 1, 1), leak)),
     )
+    in_z_layout = torch.empty_like(z).copy_(upstream)  # an upstream in z's layout too
     for fused, general in (
         (one.value(z), per_model.value(z)),
         (one.times_derivative(upstream, z, None), per_model.times_derivative(upstream, z, None)),
+        (
+            one.times_derivative(in_z_layout, z, None),
+            per_model.times_derivative(in_z_layout, z, None),
+        ),
     ):
         assert fused.stride() == general.stride()
         assert torch.equal(fused.view(torch.int32), general.view(torch.int32))  # every bit
