@@ -40,7 +40,7 @@ from dlexp.model_spec import ModelSpec
 from dlexp.models import StackedMLP
 from dlexp.progress import Advance, Reporter
 from dlexp.registry import EXPERIMENTS_DIR
-from dlexp.table import long_row
+from dlexp.table import long_row, long_table
 from dlexp.trainer import Measure, Schedule, stacks, total_steps, train_stack
 from dlexp.workers import (
     MIN_FORKED_MODEL_STEPS,
@@ -141,14 +141,19 @@ class RunContext:
         results = iter(run_jobs(jobs, costs, workers, advances))
         tables = []
         for training, parts in zip(trainings, shards):
-            parts_tables = []
+            parts_tables, outputs = [], []
             for shard in parts:
-                table, finite = next(results)
+                table, finite, output = next(results)
                 self.models += len(shard)
                 self.model_steps += training.steps(shard)
                 self._note_diverged(shard, finite, table, training.schedule.epochs)
                 parts_tables.append(table)
-            tables.append(pd.concat(parts_tables, ignore_index=True))
+                outputs.append(output)
+            if training.joint is not None:
+                parts_tables.append(joint_table(training, parts, outputs))
+            # (a shard measured only jointly has no rows: its empty table would make them floats)
+            kept = [table for table in parts_tables if not table.empty] or parts_tables
+            tables.append(pd.concat(kept, ignore_index=True))
         return tables
 
     def stack(self, specs: list[ModelSpec]) -> StackedMLP:
@@ -198,11 +203,23 @@ class RunContext:
 
 
 @dataclass(frozen=True)
+class JointMeasure:
+    """A measure of a training's models together, after its last epoch (an ensemble's vote):
+    each shard hands back `outputs(stack)`, [models of the shard, ...] (say, each net's output
+    on the test images); `measure` gets them for every model of the training, shard after
+    shard, and returns metric → [M], recorded at the last epoch as a measure's values are.
+    So the shards stay cut for training, on both cores, and still vote together."""
+
+    outputs: Callable[[Any], torch.Tensor]
+    measure: Callable[[torch.Tensor], dict[str, torch.Tensor]]
+
+
+@dataclass(frozen=True)
 class Training:
     """What `RunContext.train_together` trains: models, their data and schedule, the measures
-    taken after epochs, the progress bar's label. `whole_stacks` keeps each stack uncut, for
-    measures that compare the models of a stack with each other (an ensemble's vote); every
-    other measure looks at each model alone."""
+    taken after epochs, the progress bar's label, and a `joint` measure of all its models after
+    training. `whole_stacks` keeps each stack uncut (universal-approximation's one-step stacks,
+    which cutting would only repeat)."""
 
     specs: list[ModelSpec] | list[ConvSpec]
     data: Split
@@ -210,6 +227,7 @@ class Training:
     measures: list[Measure]
     description: str
     whole_stacks: bool = False
+    joint: JointMeasure | None = None
 
     @property
     def convolutional(self) -> bool:
@@ -247,15 +265,31 @@ def train_shard(
     training: Training,
     device: torch.device,
     advance: Advance,
-) -> tuple[pd.DataFrame, list[bool]]:
+) -> tuple[pd.DataFrame, list[bool], np.ndarray | None]:
     """One shard of a training, stacked and trained (in whichever process runs it): its results
-    table and, per model, whether its parameters stayed finite."""
+    table, per model whether its parameters stayed finite, and its outputs for the training's
+    joint measure (None without one)."""
     data, schedule, measures = training.data, training.schedule, training.measures
     if training.convolutional:
-        net = StackedConvNet(specs, device)
-        return train_conv_stack(net, data, schedule, measures, advance=advance), net.finite()
-    mlps = StackedMLP(specs, device)
-    return train_stack(mlps, data, schedule, measures, advance=advance), mlps.finite()
+        net: StackedConvNet | StackedMLP = StackedConvNet(specs, device)
+        table = train_conv_stack(net, data, schedule, measures, advance=advance)
+    else:
+        net = StackedMLP(specs, device)
+        table = train_stack(net, data, schedule, measures, advance=advance)
+    outputs = None
+    if training.joint is not None:  # as NumPy: a worker's tensor would go by shared memory,
+        with torch.no_grad():  # which ends with the worker before the parent reads it
+            outputs = training.joint.outputs(net).cpu().numpy()
+    return table, net.finite(), outputs
+
+
+def joint_table(training: Training, shards: list[list], outputs: list[np.ndarray]) -> pd.DataFrame:
+    """The rows of `training`'s joint measure of its `shards`' `outputs`, at its last epoch."""
+    assert training.joint is not None
+    values = training.joint.measure(torch.from_numpy(np.concatenate(outputs)))
+    record = (training.schedule.epochs, {k: v.to(torch.float64) for k, v in values.items()})
+    models = [spec for shard in shards for spec in shard]
+    return long_table(models, [record], lambda m, tensor: [(0, tensor[m].item())])
 
 
 @dataclass(frozen=True)

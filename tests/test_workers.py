@@ -13,11 +13,11 @@ from hypothesis import strategies as st
 
 from dlexp.data import Split
 from dlexp.figures import rendering_in_parallel, save
-from dlexp.finding import RunContext, Training
+from dlexp.finding import JointMeasure, RunContext, Training
 from dlexp.model_spec import ModelSpec
 from dlexp.models import StackedMLP
 from dlexp.progress import Reporter
-from dlexp.trainer import Schedule
+from dlexp.trainer import Schedule, train_stack
 from dlexp.workers import cut, enough_shards, pair_up, run_jobs
 from tests.helpers import dlexp, needs_mnist
 
@@ -150,6 +150,42 @@ def test_trainings_trained_together_give_the_tables_they_give_alone():
     for got, want in zip(together, alone):
         pd.testing.assert_frame_equal(got, want, check_exact=True)
     assert context.models == 2 * (3 + 5)
+
+
+def test_a_joint_measure_sees_every_model_of_the_cut_stacks_after_the_last_epoch():
+    """The shards train apart (9 models: two shards, in forked workers with two) and hand back
+    their outputs; the joint measure gets all nine in the shards' order, once per training, at
+    the last epoch, the same for one worker and two."""
+    specs = [ModelSpec("net", seed, (20, 8, 4), eta=0.5) for seed in range(9)]
+    data = synthetic()
+    seen: list[int] = []
+
+    def mean_of_all(z: torch.Tensor) -> dict[str, torch.Tensor]:
+        seen.append(len(z))
+        everyone = z.mean(dim=(0, 1, 2)).expand(len(z))
+        return {"own_mean": z.mean(dim=(1, 2)), "mean_of_all": everyone}
+
+    joint = JointMeasure(lambda net: net.forward(data.images).zs[-1], mean_of_all)
+    # 9 models × 6 epochs × 40 steps: enough model-steps to fork (MIN_FORKED_MODEL_STEPS)
+    training = Training(specs, data, Schedule(6), [], "joint", joint=joint)
+    assert [len(shard) for shard in training.shards(cut_stacks=True)] == [5, 4]
+    tables = []
+    for workers in (1, 2):
+        context = RunContext({}, [0], torch.device("cpu"), Reporter(quiet=True), workers=workers)
+        tables.append(context.train_together([training])[0])
+    pd.testing.assert_frame_equal(*tables, check_exact=True)
+    assert seen == [9, 9]
+    joint_rows = tables[0]
+    assert set(joint_rows["metric"]) == {"own_mean", "mean_of_all"} and len(joint_rows) == 18
+    assert joint_rows["epoch"].tolist() == [6] * 18 and joint_rows["epoch"].dtype.kind == "i"
+    assert set(joint_rows["layer"]) == {0}
+    whole = StackedMLP(specs, torch.device("cpu"))
+    train_stack(whole, data, Schedule(6), [])
+    z = whole.forward(data.images).zs[-1]
+    own = joint_rows[joint_rows["metric"] == "own_mean"].set_index("seed")["value"]
+    assert own.to_dict() == pytest.approx(dict(enumerate(z.mean(dim=(1, 2)).tolist())), rel=1e-5)
+    everyone = joint_rows[joint_rows["metric"] == "mean_of_all"]["value"]
+    assert everyone.tolist() == pytest.approx([z.mean().item()] * 9, rel=1e-5)
 
 
 @needs_mnist
