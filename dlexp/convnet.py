@@ -126,6 +126,19 @@ class ConvSpec:
             self.batch_size,
         )
 
+    @property
+    def multiply_adds(self) -> int:
+        """Multiply-adds of one example's forward pass: each convolution's maps × in × k² per
+        output pixel, then the dense layers' n_in·n_out (LeNet-5: 117,600 + 240,000 + 58,920)."""
+        shapes = feature_shapes(self)
+        total = 0
+        for layer, (c, _, _), (_, h, w) in zip(self.layers, shapes, shapes[1:]):
+            if isinstance(layer, Conv):
+                total += layer.maps * c * layer.kernel**2 * h * w
+        c, h, w = shapes[-1]
+        sizes = (c * h * w, *self.hidden, self.outputs)
+        return total + sum(n_in * n_out for n_in, n_out in itertools.pairwise(sizes))
+
 
 def feature_shapes(spec: ConvSpec) -> list[tuple[int, int, int]]:
     """[C, H, W] after each feature layer, the input's first."""

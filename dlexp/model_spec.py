@@ -4,6 +4,7 @@ stream (`initial_parameters`). `dlexp.models` stacks the models that share an ar
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -111,6 +112,12 @@ class ModelSpec:
     @property
     def n_hidden(self) -> int:
         return len(self.sizes) - 2
+
+    @property
+    def multiply_adds(self) -> int:
+        """Multiply-adds of one example's forward pass, Σ_l n_in·n_out: how the workers weigh a
+        model-step when they order their jobs (`dlexp.finding.Training.cost`)."""
+        return sum(n_in * n_out for n_in, n_out in itertools.pairwise(self.sizes))
 
 
 def initial_parameters(

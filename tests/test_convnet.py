@@ -12,7 +12,15 @@ from dlexp.conv_trainer import (
     train_conv_stack,
     train_convnets,
 )
-from dlexp.convnet import Conv, ConvSpec, Pool, StackedConvNet, initial_parameters
+from dlexp.convnet import (
+    LENET5_HIDDEN,
+    Conv,
+    ConvSpec,
+    Pool,
+    StackedConvNet,
+    initial_parameters,
+    lenet5,
+)
 from dlexp.model_spec import ModelSpec
 from dlexp.models import StackedMLP
 from dlexp.splits import synthetic_classification
@@ -157,3 +165,13 @@ def test_a_spec_with_no_pixels_left_or_an_unknown_pool_is_refused():
         ConvSpec("x", 0, layers=(Conv(4, 29),))
     with pytest.raises(ValueError, match="pooling"):
         ConvSpec("x", 0, layers=(Pool("median"),))
+
+
+def test_multiply_adds_count_each_layer_of_one_forward_pass():
+    """LeNet-5: C1 6 maps × 1 × 5² per pixel of 28 × 28, C3 16 × 6 × 5² per pixel of 10 × 10,
+    then 400·120 + 120·84 + 84·10; an MLP's Σ n_in·n_out; a conv spec without feature layers
+    counts as that MLP."""
+    lenet = ConvSpec("cnn", 0, layers=lenet5(), hidden=LENET5_HIDDEN)
+    assert lenet.multiply_adds == 6 * 25 * 28 * 28 + 16 * 6 * 25 * 10 * 10 + 48_000 + 10_080 + 840
+    assert ModelSpec("mlp", 0, (784, 100, 10)).multiply_adds == 79_400
+    assert ConvSpec("mlp", 0, hidden=(100,)).multiply_adds == 79_400

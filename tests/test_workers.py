@@ -11,6 +11,7 @@ import torch
 from hypothesis import given
 from hypothesis import strategies as st
 
+from dlexp.convnet import LENET5_HIDDEN, ConvSpec, lenet5
 from dlexp.data import Split
 from dlexp.figures import rendering_in_parallel, save
 from dlexp.finding import JointMeasure, RunContext, Training
@@ -134,6 +135,17 @@ def test_run_jobs_returns_results_in_job_order_and_reports_each_jobs_progress_to
     assert {index: sum(steps) for index, steps in reported.items()} == {
         index: 10 * (index + 1) for index in range(5)
     }
+
+
+def test_shards_are_weighed_by_model_steps_times_a_forward_pass():
+    """Jobs start costliest first: three LeNet-5s outweigh five MLPs of more model-steps."""
+    data = synthetic()
+    lenets = [ConvSpec("cnn", seed, layers=lenet5(), hidden=LENET5_HIDDEN) for seed in range(3)]
+    mlps = [ModelSpec("mlp", seed, (784, 100, 10)) for seed in range(5)]
+    cnn = Training(lenets, data, Schedule(1), [], "cnn")
+    mlp = Training(mlps, data, Schedule(1), [], "mlp")
+    assert mlp.steps(mlps) > cnn.steps(lenets)
+    assert cnn.cost(lenets) == cnn.steps(lenets) * 416_520 > mlp.cost(mlps)
 
 
 def test_trainings_trained_together_give_the_tables_they_give_alone():
