@@ -242,7 +242,8 @@ class Training:
         """What the workers order a shard's job by, costliest first: its model-steps weighed by
         a forward pass's multiply-adds. By model-steps alone cnn-vs-mlp's MLP shards went
         before its LeNet-5 trio, which then ran last and alone (its shards, 56, 3 × 37–40 and
-        2 × 4 s, ended at 98.5 s; the trio first ends them by about 95 s)."""
+        2 × 4 s, ended at 98.5 s); the LeNet-5s first, the MLPs fill the gap (81.4 and 86.6 s
+        on a faster hour; alternating, 101.2 and 118.7 → 95.5 and 105.9 s)."""
         return self.steps(shard) * shard[0].multiply_adds
 
     def compiles(self, shard: list, device: torch.device) -> bool:
