@@ -33,7 +33,7 @@ import torch
 from pydantic import BaseModel
 
 from dlexp.compiled_epoch import compiles, warm_up
-from dlexp.conv_trainer import train_conv_stack
+from dlexp.conv_trainer import conv_layers, train_conv_stack
 from dlexp.convnet import ConvSpec, StackedConvNet
 from dlexp.data import MNIST, Split, load_files, locate_mnist, mnist_provenance
 from dlexp.model_spec import ModelSpec
@@ -152,9 +152,7 @@ class RunContext:
                 outputs.append(output)
             if training.joint is not None:
                 parts_tables.append(joint_table(training, parts, outputs))
-            # (a shard measured only jointly has no rows: its empty table would make them floats)
-            kept = [table for table in parts_tables if not table.empty] or parts_tables
-            tables.append(pd.concat(kept, ignore_index=True))
+            tables.append(pd.concat(parts_tables, ignore_index=True))
         return tables
 
     def stack(self, specs: list[ModelSpec]) -> StackedMLP:
@@ -298,7 +296,7 @@ def joint_table(training: Training, shards: list[list], outputs: list[np.ndarray
     values = training.joint.measure(torch.from_numpy(np.concatenate(outputs)))
     record = (training.schedule.epochs, {k: v.to(torch.float64) for k, v in values.items()})
     models = [spec for shard in shards for spec in shard]
-    return long_table(models, [record], lambda m, tensor: [(0, tensor[m].item())])
+    return long_table(models, [record], conv_layers)
 
 
 @dataclass(frozen=True)

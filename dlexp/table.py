@@ -42,10 +42,11 @@ def model_rows(
     a dictionary per row (a 400-epoch run has hundreds of thousands of rows)."""
     labels = pd.DataFrame([{"variant": s.variant, "seed": s.seed, **s.params} for s in specs])
     table = labels.iloc[model].reset_index(drop=True)
-    for position, (name, column) in enumerate(
-        (("epoch", epoch), ("layer", layer), ("metric", metric), ("value", value)), start=2
-    ):
-        table.insert(position, name, column)
+    columns = (("epoch", epoch, "int64"), ("layer", layer, "int64"), ("metric", metric, object),
+               ("value", value, "float64"))  # fmt: skip
+    for position, (name, column, dtype) in enumerate(columns, start=2):
+        # typed, so that a stack measured only jointly (no rows) keeps whole epochs in a concat
+        table.insert(position, name, pd.Series(column, dtype=dtype))
     return table
 
 
