@@ -19,7 +19,6 @@ Usage: DLEXP_DATA_DIR=../shared/data python bench/bench_arithmetic.py [NAME ...]
 from __future__ import annotations
 
 import argparse
-import itertools
 import os
 import subprocess
 import sys
@@ -30,6 +29,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from dlexp.blas import use_blas_threads
 from dlexp.registry import available
 from dlexp.workers import cpu_cores
 
@@ -86,8 +86,6 @@ def main() -> None:
 def core_peak() -> float:
     """FLOP/s of one thread's float32 matrix product, the faster of torch's and NumPy's BLAS."""
     torch.set_num_threads(1)
-    from dlexp.blas import use_blas_threads
-
     use_blas_threads(1)
     a, b = torch.rand(PEAK_SIZE, PEAK_SIZE), torch.rand(PEAK_SIZE, PEAK_SIZE)
     best = np.inf
@@ -149,8 +147,7 @@ def run_counted(path: Path, arguments: list[str]) -> None:
 
 def mlp_training(spec) -> int:
     """A training example's multiply-adds: forward, weight gradients, errors below layer 2 on."""
-    layers = [n_in * n_out for n_in, n_out in itertools.pairwise(spec.sizes)]
-    return 3 * sum(layers) - layers[0]
+    return 3 * spec.multiply_adds - spec.sizes[0] * spec.sizes[1]
 
 
 def conv_training(spec) -> int:

@@ -30,7 +30,7 @@ import torch
 import torch.nn.functional as F
 
 from dlexp.costs import COSTS
-from dlexp.model_spec import WEIGHT_INITS
+from dlexp.model_spec import WEIGHT_INITS, dense_multiply_adds
 
 
 @dataclass(frozen=True)
@@ -136,8 +136,7 @@ class ConvSpec:
             if isinstance(layer, Conv):
                 total += layer.maps * c * layer.kernel**2 * h * w
         c, h, w = shapes[-1]
-        sizes = (c * h * w, *self.hidden, self.outputs)
-        return total + sum(n_in * n_out for n_in, n_out in itertools.pairwise(sizes))
+        return total + dense_multiply_adds((c * h * w, *self.hidden, self.outputs))
 
 
 def feature_shapes(spec: ConvSpec) -> list[tuple[int, int, int]]:

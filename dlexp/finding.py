@@ -151,7 +151,8 @@ class RunContext:
                 parts_tables.append(table)
                 outputs.append(output)
             if training.joint is not None:
-                parts_tables.append(joint_table(training, parts, outputs))
+                epochs = training.schedule.epochs
+                parts_tables.append(joint_table(training.joint, epochs, parts, outputs))
             tables.append(pd.concat(parts_tables, ignore_index=True))
         return tables
 
@@ -290,11 +291,12 @@ def train_shard(
     return table, net.finite(), outputs
 
 
-def joint_table(training: Training, shards: list[list], outputs: list[np.ndarray]) -> pd.DataFrame:
-    """The rows of `training`'s joint measure of its `shards`' `outputs`, at its last epoch."""
-    assert training.joint is not None
-    values = training.joint.measure(torch.from_numpy(np.concatenate(outputs)))
-    record = (training.schedule.epochs, {k: v.to(torch.float64) for k, v in values.items()})
+def joint_table(
+    joint: JointMeasure, epochs: int, shards: list[list], outputs: list[np.ndarray]
+) -> pd.DataFrame:
+    """The rows of the `joint` measure of the `shards`' `outputs`, at the last of `epochs`."""
+    values = joint.measure(torch.from_numpy(np.concatenate(outputs)))
+    record = (epochs, {k: v.to(torch.float64) for k, v in values.items()})
     models = [spec for shard in shards for spec in shard]
     return long_table(models, [record], conv_layers)
 

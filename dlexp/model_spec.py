@@ -115,9 +115,14 @@ class ModelSpec:
 
     @property
     def multiply_adds(self) -> int:
-        """Multiply-adds of one example's forward pass, Σ_l n_in·n_out: how the workers weigh a
-        model-step when they order their jobs (`dlexp.finding.Training.cost`)."""
-        return sum(n_in * n_out for n_in, n_out in itertools.pairwise(self.sizes))
+        """Multiply-adds of one example's forward pass: how the workers weigh a model-step when
+        they order their jobs (`dlexp.finding.Training.cost`)."""
+        return dense_multiply_adds(self.sizes)
+
+
+def dense_multiply_adds(sizes: tuple[int, ...]) -> int:
+    """Σ_l n_in·n_out: the multiply-adds of one example through fully connected layers."""
+    return sum(n_in * n_out for n_in, n_out in itertools.pairwise(sizes))
 
 
 def initial_parameters(
