@@ -121,10 +121,10 @@ def run_counted(path: Path, arguments: list[str]) -> None:
         os.write(descriptor, f"{kind} {count}\n".encode())  # one write: lines never interleave
         os.close(descriptor)
 
-    def counted_training(train, per_example):
+    def counted_training(train):
         def train_counted(net, data, schedule, measures, *, advance=None):
             examples = len(data) * schedule.epochs
-            record("training", examples * sum(per_example(spec) for spec in net.specs))
+            record("training", examples * sum(training_multiply_adds(spec) for spec in net.specs))
             return train(net, data, schedule, measures, advance=advance)
 
         return train_counted
@@ -137,29 +137,19 @@ def run_counted(path: Path, arguments: list[str]) -> None:
         return forward_counted
 
     finding, measures, conv = dlexp.finding, dlexp.measures, dlexp.conv_trainer
-    finding.train_stack = counted_training(finding.train_stack, mlp_training)
-    finding.train_conv_stack = counted_training(finding.train_conv_stack, conv_training)
+    finding.train_stack = counted_training(finding.train_stack)
+    finding.train_conv_stack = counted_training(finding.train_conv_stack)
     measures.test_passes = counted_scoring(measures.test_passes)
     conv.conv_logits = counted_scoring(conv.conv_logits)
     sys.argv = ["dlexp", *arguments]
     dlexp_main()
 
 
-def mlp_training(spec) -> int:
-    """A training example's multiply-adds: forward, weight gradients, errors below layer 2 on."""
-    return 3 * spec.multiply_adds - spec.sizes[0] * spec.sizes[1]
-
-
-def conv_training(spec) -> int:
-    """As `mlp_training`, for a convolutional net: no error passes below its first layer with
-    weights (its first convolution, or without one its first dense layer)."""
-    from dlexp.convnet import Conv, feature_shapes
-
-    shapes = feature_shapes(spec)
-    for layer, (channels, _, _), (_, height, width) in zip(spec.layers, shapes, shapes[1:]):
-        if isinstance(layer, Conv):
-            return 3 * spec.multiply_adds - layer.maps * channels * layer.kernel**2 * height * width
-    return 3 * spec.multiply_adds - int(np.prod(shapes[-1])) * (*spec.hidden, spec.outputs)[0]
+def training_multiply_adds(spec) -> int:
+    """A training example's multiply-adds: forward, weight gradients, and errors passed back
+    below every layer with weights but the first (an MLP or a convolutional net alike)."""
+    layers = spec.layer_multiply_adds
+    return 3 * sum(layers) - layers[0]
 
 
 if __name__ == "__main__":

@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 import torch
 import torch.nn.functional as F
 
-from dlexp.costs import COSTS
+from dlexp.costs import COSTS, cost_of_labels
 from dlexp.model_spec import WEIGHT_INITS, dense_multiply_adds
 
 
@@ -127,16 +127,23 @@ class ConvSpec:
         )
 
     @property
-    def multiply_adds(self) -> int:
-        """Multiply-adds of one example's forward pass: each convolution's maps × in × k² per
-        output pixel, then the dense layers' n_in·n_out (LeNet-5: 117,600 + 240,000 + 58,920)."""
+    def layer_multiply_adds(self) -> list[int]:
+        """Multiply-adds of one example's forward pass through each layer with weights, from the
+        input: each convolution's maps × in × k² per output pixel, then the dense layers'
+        n_in·n_out (LeNet-5: 117,600, 240,000, then 48,000, 10,080 and 840)."""
         shapes = feature_shapes(self)
-        total = 0
-        for layer, (c, _, _), (_, h, w) in zip(self.layers, shapes, shapes[1:]):
-            if isinstance(layer, Conv):
-                total += layer.maps * c * layer.kernel**2 * h * w
+        counts = [
+            layer.maps * c * layer.kernel**2 * h * w
+            for layer, (c, _, _), (_, h, w) in zip(self.layers, shapes, shapes[1:])
+            if isinstance(layer, Conv)
+        ]
         c, h, w = shapes[-1]
-        return total + dense_multiply_adds((c * h * w, *self.hidden, self.outputs))
+        return counts + dense_multiply_adds((c * h * w, *self.hidden, self.outputs))
+
+    @property
+    def multiply_adds(self) -> int:
+        """Multiply-adds of one example's forward pass (`ModelSpec.multiply_adds`)."""
+        return sum(self.layer_multiply_adds)
 
 
 def feature_shapes(spec: ConvSpec) -> list[tuple[int, int, int]]:
@@ -273,8 +280,7 @@ class StackedConvNet:
 
     def cost(self, z: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
         """C_x per model and example [M, B] for labels [B] or [M, B]."""
-        y = F.one_hot(labels, self.specs[0].outputs).to(z.dtype).expand_as(z)
-        return self.cost_of.value(z, y)
+        return cost_of_labels(self.cost_of, z, labels)
 
     def finite(self) -> list[bool]:
         """Per model: whether every one of its parameters is finite (a diverged model's are not)."""

@@ -34,6 +34,13 @@ def output_minus_target(z: torch.Tensor, a: torch.Tensor, y: torch.Tensor) -> to
     return a - y
 
 
+def cost_of_labels(cost: Cost, z: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    """C_x per model and example [M, B] of outputs z^L [M, B, classes] for class labels [B] or
+    [M, B], the desired output y one-hot."""
+    y = F.one_hot(labels, z.shape[-1]).to(z.dtype).expand_as(z)
+    return cost.value(z, y)
+
+
 class CrossEntropy:
     """Sigmoid outputs, C = −Σ_j [y_j ln a_j + (1 − y_j) ln(1 − a_j)]; δ^L = a − y (no σ')."""
 

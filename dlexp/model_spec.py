@@ -114,15 +114,20 @@ class ModelSpec:
         return len(self.sizes) - 2
 
     @property
+    def layer_multiply_adds(self) -> list[int]:
+        """Multiply-adds of one example's forward pass through each layer, from the input."""
+        return dense_multiply_adds(self.sizes)
+
+    @property
     def multiply_adds(self) -> int:
         """Multiply-adds of one example's forward pass: how the workers weigh a model-step when
         they order their jobs (`dlexp.finding.Training.cost`)."""
-        return dense_multiply_adds(self.sizes)
+        return sum(self.layer_multiply_adds)
 
 
-def dense_multiply_adds(sizes: tuple[int, ...]) -> int:
-    """Σ_l n_in·n_out: the multiply-adds of one example through fully connected layers."""
-    return sum(n_in * n_out for n_in, n_out in itertools.pairwise(sizes))
+def dense_multiply_adds(sizes: tuple[int, ...]) -> list[int]:
+    """n_in·n_out per fully connected layer: one example's multiply-adds through each."""
+    return [n_in * n_out for n_in, n_out in itertools.pairwise(sizes)]
 
 
 def initial_parameters(

@@ -18,7 +18,7 @@ import torch.nn.functional as F
 
 from dlexp.conv_trainer import conv_logits
 from dlexp.convnet import LENET5_HIDDEN, ConvSpec, StackedConvNet, lenet5
-from dlexp.costs import COSTS
+from dlexp.costs import COSTS, cost_of_labels
 from dlexp.finding import JointMeasure, Protocol, RunContext, Training
 from dlexp.model_spec import ModelSpec
 from dlexp.models import StackedMLP
@@ -105,9 +105,11 @@ def votes(test: Split) -> Callable[[torch.Tensor], dict[str, torch.Tensor]]:
 
     def measure(z: torch.Tensor) -> dict[str, torch.Tensor]:
         labels = test.labels.cpu()
-        y = F.one_hot(labels, z.shape[-1]).to(z.dtype).expand_as(z)
         accuracy = (z.argmax(-1) == labels).double().mean(1)
-        values = {"test_accuracy": accuracy, "test_cost": cost.value(z, y).double().mean(1)}
+        values = {
+            "test_accuracy": accuracy,
+            "test_cost": cost_of_labels(cost, z, labels).double().mean(1),
+        }
         return values | ensemble_accuracies(z, labels)
 
     return measure
