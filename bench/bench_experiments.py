@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import resource
 import subprocess
 import sys
@@ -24,6 +23,7 @@ import time
 from pathlib import Path
 
 from dlexp.registry import available
+from dlexp.workers import cpu_cores
 
 FINISHED = (0, 1)  # 1: a claim failed at lecture scale, which is a finding
 PROCESSES = ("main", "worker", "figures")  # run.json's peak_memory_mb_* (see dlexp.results)
@@ -36,6 +36,7 @@ def main() -> None:
     parser.add_argument("--out", type=Path, help="keep the runs here (default: a temporary folder)")
     args = parser.parse_args()
     names = args.names or sorted(available())
+    cores = cpu_cores()  # the cores the runs may use
     print(
         "| experiment | run (s) | with start-up and figures (s) | model-steps/s | cores busy "
         "| peak memory |"
@@ -61,12 +62,12 @@ def main() -> None:
             memory = max(info.get(f"peak_memory_mb_{who}", 0) for who in PROCESSES)
             print(
                 f"| {name} | {info['wall_seconds']:.1f} | {whole:.1f} | {steps:,.0f} "
-                f"on {info['workers']} workers | {cpu / whole:.2f} of {os.cpu_count()} "
+                f"on {info['workers']} workers | {cpu / whole:.2f} of {cores} "
                 f"| {memory:,.0f} MB |"
             )
     print(
         f"total: {total / 60:.1f} min for {len(names)} experiments at {args.scale} scale, "
-        f"{cpu_total / total:.2f} of {os.cpu_count()} cores busy"
+        f"{cpu_total / total:.2f} of {cores} cores busy"
     )
     if broken:
         raise SystemExit(f"did not finish: {', '.join(broken)}")
